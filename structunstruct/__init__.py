@@ -1,0 +1,12 @@
+"""structunstruct: survival and regression on structured plus unstructured data.
+
+Estimators take a pandas DataFrame with tabular, image (and text) columns and combine
+an interpretable structured part with deep encoders.
+"""
+
+from . import datasets, metrics
+from .estimators import DeepSurv
+
+__version__ = "0.1.0"
+
+__all__ = ["DeepSurv", "__version__", "datasets", "metrics"]

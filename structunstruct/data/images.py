@@ -1,0 +1,137 @@
+"""Read an image column (arrays or file paths) into one channels-first array."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
+
+
+def load_image_column(
+    column: pd.Series, name: str, image_size: int | Sequence[int] | None = None
+) -> np.ndarray:
+    """Load every cell of an image column.
+
+    Parameters
+    ----------
+    column : pandas.Series
+        Cells are arrays of shape (H, W) or (H, W, C), or paths to PNG, JPEG, TIFF,
+        BMP or NPY files.
+    name : str
+        The column name, for error messages.
+    image_size : int or (int, int), optional
+        Resize every image to this size; without it all images must share a shape.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, C, H, W), float32 in [0, 1] for 8-bit images
+    (other arrays are kept on their scale).
+
+    Raises
+    ------
+    ValueError
+        If a cell is missing, a file does not exist or cannot be read, or shapes differ.
+    """
+    _check_no_missing(column, name)
+    _check_files_exist(column, name)
+    size = _as_size(image_size)
+    images = [_read_cell(cell, name, index, size) for index, cell in column.items()]
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"image column {name!r} holds images of different shapes {sorted(shapes)[:4]}; "
+            "pass image_size=... to resize them to one size"
+        )
+    stacked = np.stack(images)
+    if stacked.dtype == np.uint8:
+        return stacked.astype(np.float32) / 255.0
+    stacked = stacked.astype(np.float32)
+    if not np.isfinite(stacked).all():
+        raise ValueError(f"image column {name!r} has NaN or infinite pixel values")
+    return stacked
+
+
+def _check_no_missing(column: pd.Series, name: str) -> None:
+    missing = [idx for idx, cell in column.items() if _is_missing(cell)]
+    if missing:
+        raise ValueError(
+            f"image column {name!r} has {len(missing)} missing images (first at index {missing[0]!r})"
+        )
+
+
+def _is_missing(cell: object) -> bool:
+    if cell is None:
+        return True
+    return isinstance(cell, float) and np.isnan(cell)
+
+
+def _check_files_exist(column: pd.Series, name: str) -> None:
+    paths = [(idx, cell) for idx, cell in column.items() if isinstance(cell, (str, os.PathLike))]
+    absent = [(idx, p) for idx, p in paths if not Path(p).is_file()]
+    if absent:
+        idx, path = absent[0]
+        raise ValueError(
+            f"image column {name!r}: {len(absent)} file(s) not found, first {str(path)!r} "
+            f"(index {idx!r})"
+        )
+
+
+def _as_size(image_size: int | Sequence[int] | None) -> tuple[int, int] | None:
+    if image_size is None:
+        return None
+    if isinstance(image_size, int):
+        return (image_size, image_size)
+    height, width = image_size
+    return (int(height), int(width))
+
+
+def _read_cell(cell: object, name: str, index: object, size: tuple[int, int] | None) -> np.ndarray:
+    if isinstance(cell, (str, os.PathLike)):
+        array = _read_file(Path(cell), name)
+    else:
+        array = np.asarray(cell)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3:
+        raise ValueError(
+            f"image column {name!r} at index {index!r}: expected an (H, W) or (H, W, C) image, "
+            f"got shape {array.shape}"
+        )
+    if size is not None and array.shape[:2] != size:
+        array = _resize(array, size)
+    return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+def _read_file(path: Path, name: str) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ValueError(
+            f"image column {name!r}: file {str(path)!r} has unsupported type {suffix!r}; "
+            f"supported: {list(IMAGE_SUFFIXES)}"
+        )
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        from PIL import Image
+
+        with Image.open(path) as img:
+            if img.mode not in ("L", "RGB"):
+                img = img.convert("RGB")
+            return np.asarray(img)
+    except Exception as err:  # noqa: BLE001 - any decoder failure is reported with the file
+        raise ValueError(f"image column {name!r}: cannot read {str(path)!r}: {err}") from err
+
+
+def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+
+    tensor = torch.from_numpy(array.astype(np.float32)).permute(2, 0, 1)[None]
+    resized = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0]
+    out = resized.permute(1, 2, 0).numpy()
+    return out.round().clip(0, 255).astype(np.uint8) if array.dtype == np.uint8 else out

@@ -1,0 +1,93 @@
+"""From a DataFrame to per-modality arrays, with every preprocessing step fitted once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .design import StructuredDesign
+from .images import load_image_column
+from .roles import ColumnRoles, check_columns_present, check_is_dataframe
+from .tabular import TabularPreprocessor
+
+
+@dataclass
+class ImageNormalizer:
+    """Per-channel standardization learned on the training images."""
+
+    mean_: np.ndarray | None = field(default=None, init=False)
+    std_: np.ndarray | None = field(default=None, init=False)
+    shape_: tuple[int, ...] | None = field(default=None, init=False)
+
+    def fit(self, images: np.ndarray) -> ImageNormalizer:
+        """Learn channel means/stds from images of shape (n, C, H, W)."""
+        self.mean_ = images.mean(axis=(0, 2, 3)).astype(np.float32)
+        std = images.std(axis=(0, 2, 3)).astype(np.float32)
+        self.std_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        self.shape_ = tuple(images.shape[1:])
+        return self
+
+    def transform(self, images: np.ndarray, column: str) -> np.ndarray:
+        """Standardize; the channel count and size must match training."""
+        if tuple(images.shape[1:]) != self.shape_:
+            raise ValueError(
+                f"image column {column!r}: images have shape {tuple(images.shape[1:])} (C, H, W) "
+                f"but the model was trained on {self.shape_}; pass image_size to resize"
+            )
+        return (images - self.mean_[None, :, None, None]) / self.std_[None, :, None, None]
+
+
+@dataclass
+class InputBuilder:
+    """Turn a DataFrame into the arrays each part of the network reads.
+
+    Parameters
+    ----------
+    roles : ColumnRoles
+    image_size : int or (int, int), optional
+
+    The arrays are ``"structured"`` (standardized design, float32), ``"numeric"`` and
+    ``"categorical"`` (deep tabular inputs) and ``"image"`` (float32, (n, C, H, W)).
+    """
+
+    roles: ColumnRoles
+    image_size: int | Sequence[int] | None = None
+    design_: StructuredDesign | None = field(default=None, init=False)
+    tabular_: TabularPreprocessor | None = field(default=None, init=False)
+    images_: ImageNormalizer | None = field(default=None, init=False)
+
+    def fit_transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Fit every preprocessing step on ``X`` and return its arrays."""
+        self.design_ = StructuredDesign(self.roles.structured).fit(X)
+        if self.roles.tabular:
+            self.tabular_ = TabularPreprocessor(self.roles.tabular).fit(X)
+        arrays = self._tabular_arrays(X)
+        if self.roles.image is not None:
+            raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
+            self.images_ = ImageNormalizer().fit(raw)
+            arrays["image"] = self.images_.transform(raw, self.roles.image)
+        return arrays
+
+    def transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Arrays of new data, preprocessed as in training."""
+        check_is_dataframe(X)
+        check_columns_present(X, list(self.roles.used_columns), role="required")
+        arrays = self._tabular_arrays(X)
+        if self.roles.image is not None:
+            raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
+            arrays["image"] = self.images_.transform(raw, self.roles.image)
+        return arrays
+
+    @property
+    def in_chans(self) -> int:
+        """Channels of the training images."""
+        return int(self.images_.shape_[0])
+
+    def _tabular_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        arrays = {"structured": self.design_.transform(X).astype(np.float32)}
+        if self.tabular_ is not None:
+            arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
+        return arrays

@@ -1,0 +1,204 @@
+"""Machinery shared by every estimator: parameters, inputs, network, training.
+
+Estimators are thin facades: they resolve column roles, build the per-modality
+arrays (:mod:`structunstruct.data`), assemble an :class:`~structunstruct.nn.AdditivePredictor`
+and hand it to the one :class:`~structunstruct.training.Trainer`.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..data import InputBuilder, resolve_roles
+from ..data.roles import ColumnRoles
+from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
+from ..nn.augment import RandomAffine
+from ..training import (
+    EarlyStopping,
+    Trainer,
+    TrainingConfig,
+    local_torch_seed,
+    predict_outputs,
+    resolve_device,
+    resolve_precision,
+)
+
+FUSIONS = ("early", "joint", "late")
+SUPPORTED_FUSIONS = ("joint",)
+
+COMMON_CONSTRAINTS: dict[str, list] = {
+    "structured": [str, list, tuple, None],
+    "tabular": [list, tuple, None],
+    "image": [str, None],
+    "text": [str, None],
+    "image_encoder": [str, torch.nn.Module],
+    "pretrained": ["boolean", str, os.PathLike],
+    "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+    "augment": ["boolean"],
+    "fusion": [StrOptions(set(FUSIONS))],
+    "orthogonalize": ["boolean"],
+    "hidden_layers": [list, tuple],
+    "fusion_layers": [list, tuple],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "weight_decay": [Interval(Real, 0, None, closed="left")],
+    "batch_size": [Interval(Integral, 2, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
+    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+    "device": [str, torch.device],
+    "precision": [StrOptions({"auto", "32", "bf16"})],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+    "callbacks": [list, tuple, None],
+}
+
+
+def check_not_fitted_columns(X: pd.DataFrame) -> None:
+    """Refuse duplicated column names, which make roles ambiguous."""
+    duplicated = X.columns[X.columns.duplicated()].tolist()
+    if duplicated:
+        raise ValueError(f"X has duplicated column names {duplicated}")
+
+
+class SemiStructuredMixin:
+    """Building, training and evaluating the additive predictor of an estimator.
+
+    Subclasses define ``_loss`` and call these helpers from ``fit``; every parameter
+    named in :data:`COMMON_CONSTRAINTS` is an attribute of the estimator.
+    """
+
+    # -- parameters -------------------------------------------------------------------
+    def _check_common_params(self) -> None:
+        if self.fusion not in SUPPORTED_FUSIONS:
+            raise ValueError(
+                f"fusion={self.fusion!r} is not available in this version; supported: "
+                f"{list(SUPPORTED_FUSIONS)}"
+            )
+        if self.text is not None:
+            raise ValueError(
+                f"text column {self.text!r}: text encoders are not available in this version"
+            )
+        for name in ("hidden_layers", "fusion_layers"):
+            widths = getattr(self, name)
+            if not all(isinstance(w, Integral) and w > 0 for w in widths):
+                raise ValueError(f"{name} must be a sequence of positive integers; got {widths!r}")
+
+    def _random_generators(self) -> tuple[np.random.Generator, int]:
+        rng = np.random.default_rng(
+            self.random_state if not isinstance(self.random_state, np.random.RandomState)
+            else self.random_state.randint(2**31)
+        )
+        return rng, int(rng.integers(2**31 - 1))
+
+    # -- inputs ----------------------------------------------------------------------
+    def _fit_inputs(self, X: pd.DataFrame) -> tuple[ColumnRoles, InputBuilder, dict[str, np.ndarray]]:
+        roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text)
+        check_not_fitted_columns(X)
+        if self.orthogonalize and roles.has_deep_part and not roles.structured:
+            raise ValueError("orthogonalize=True needs structured terms to orthogonalize against")
+        builder = InputBuilder(roles, image_size=self.image_size)
+        arrays = builder.fit_transform(X)
+        return roles, builder, arrays
+
+    # -- network -----------------------------------------------------------------------
+    def _build_predictor(
+        self, roles: ColumnRoles, builder: InputBuilder, n_outputs: int = 1, bias: bool = False
+    ) -> AdditivePredictor:
+        encoders: dict[str, torch.nn.Module] = {}
+        if builder.tabular_ is not None:
+            encoders["tabular"] = TabularEncoder(
+                len(builder.tabular_.numeric_),
+                builder.tabular_.cardinalities,
+                tuple(self.hidden_layers),
+                self.dropout,
+            )
+        if roles.image is not None:
+            augment = RandomAffine() if self.augment else None
+            encoders["image"] = create_image_encoder(
+                self.image_encoder, builder.in_chans, self.pretrained, augment
+            )
+        fusion_layers = tuple(self.fusion_layers) if len(encoders) > 1 else ()
+        return AdditivePredictor(
+            builder.design_.n_features,
+            encoders,
+            fusion_layers=fusion_layers,
+            dropout=self.dropout,
+            orthogonalize=self.orthogonalize,
+            n_outputs=n_outputs,
+            bias=bias,
+        )
+
+    def _training_config(self) -> TrainingConfig:
+        device = resolve_device(self.device)
+        return TrainingConfig(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            max_epochs=self.max_epochs,
+            device=device,
+            autocast_dtype=resolve_precision(self.precision, device),
+            verbose=bool(self.verbose),
+        )
+
+    def _train(
+        self,
+        module: torch.nn.Module,
+        tensors: dict[str, torch.Tensor],
+        loss_fn: Any,
+        valid_index: np.ndarray | None,
+        seed: int,
+    ) -> Trainer:
+        config = self._training_config()
+        n = len(next(iter(tensors.values())))
+        if valid_index is not None and len(valid_index):
+            keep = np.setdiff1d(np.arange(n), valid_index)
+            train = {k: v[keep] for k, v in tensors.items()}
+            valid = {k: v[valid_index] for k, v in tensors.items()}
+        else:
+            train, valid = tensors, None
+        callbacks = list(self.callbacks or [])
+        if valid is not None and self.early_stopping:
+            callbacks.append(EarlyStopping(patience=int(self.early_stopping)))
+        generator = torch.Generator().manual_seed(seed)
+        with local_torch_seed(seed + 1, config.device):
+            trainer = Trainer(module, loss_fn, config, callbacks, generator).fit(train, valid)
+        module.to("cpu")
+        return trainer
+
+    def _outputs(self, module: torch.nn.Module, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        tensors = as_tensors(arrays)
+        config = self._training_config()
+        module.to(config.device)
+        try:
+            outputs = predict_outputs(module, tensors, config)
+        finally:
+            module.to("cpu")
+        return {k: v.double().cpu().numpy() for k, v in outputs.items()}
+
+
+def as_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """Numpy arrays to CPU tensors (sharing memory where possible)."""
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+
+
+def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a validation split stratified by the event indicator."""
+    if fraction <= 0:
+        return np.zeros(0, dtype=np.int64)
+    parts = []
+    for value in (False, True):
+        idx = np.flatnonzero(event == value)
+        take = int(round(fraction * len(idx)))
+        parts.append(rng.choice(idx, size=take, replace=False))
+    return np.sort(np.concatenate(parts)).astype(np.int64)
+
+
+__all__ = ["COMMON_CONSTRAINTS", "SemiStructuredMixin", "as_tensors", "stratified_holdout"]

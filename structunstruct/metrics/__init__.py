@@ -1,0 +1,48 @@
+"""Survival metrics with one signature, and scikit-learn scorers.
+
+Every metric is a plain function ``metric(y_true, y_pred, *, y_train=None,
+times=None)`` built on scikit-survival:
+
+- ``y_true`` (and ``y_train``) is a survival target in any accepted form: a
+  structured array (event, time), a DataFrame with a time and an event column, or
+  a tuple ``(time, event)``.
+- ``y_pred`` is a risk score (higher = earlier event) for the concordance indices
+  and the AUC, and predicted survival for the Brier scores.
+- ``y_train`` is the data the censoring distribution is estimated on (IPCW
+  metrics); it defaults to ``y_true``. Metrics that do not use it ignore it.
+- ``times`` are the evaluation times of the time-dependent metrics; the default is
+  :func:`default_time_grid` of ``y_true``.
+"""
+
+from ._auc import cumulative_dynamic_auc, time_dependent_auc
+from ._brier import brier_score, integrated_brier_score
+from ._calibration import calibration_curve
+from ._concordance import concordance_index_harrell, concordance_index_uno
+from ._scorers import (
+    auc_scorer,
+    get_scorer,
+    harrell_c_scorer,
+    ibs_scorer,
+    list_scorers,
+    register_scorer,
+    uno_c_scorer,
+)
+from ._times import default_time_grid
+
+__all__ = [
+    "auc_scorer",
+    "brier_score",
+    "calibration_curve",
+    "concordance_index_harrell",
+    "concordance_index_uno",
+    "cumulative_dynamic_auc",
+    "default_time_grid",
+    "get_scorer",
+    "harrell_c_scorer",
+    "ibs_scorer",
+    "integrated_brier_score",
+    "list_scorers",
+    "register_scorer",
+    "time_dependent_auc",
+    "uno_c_scorer",
+]

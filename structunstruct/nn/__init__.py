@@ -1,0 +1,33 @@
+"""Torch building blocks, free of pandas and scikit-learn.
+
+Encoders (tabular, image), fusion, the orthogonalization cell, the additive
+predictor shared by every head, and losses.
+"""
+
+from .encoders import (
+    ImageEncoder,
+    SmallConvNet,
+    TabularEncoder,
+    create_image_encoder,
+    list_image_encoders,
+    register_image_encoder,
+)
+from .fusion import ConcatFusion
+from .losses import CoxPHLoss, cox_ph_loss
+from .orthogonalization import Orthogonalization, orthogonal_complement
+from .predictor import AdditivePredictor
+
+__all__ = [
+    "AdditivePredictor",
+    "ConcatFusion",
+    "CoxPHLoss",
+    "ImageEncoder",
+    "Orthogonalization",
+    "SmallConvNet",
+    "TabularEncoder",
+    "cox_ph_loss",
+    "create_image_encoder",
+    "list_image_encoders",
+    "orthogonal_complement",
+    "register_image_encoder",
+]

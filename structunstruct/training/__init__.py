@@ -1,0 +1,18 @@
+"""The one training loop, its callbacks, device/precision handling and seeding."""
+
+from .callbacks import Callback, EarlyStopping
+from .device import autocast, local_torch_seed, resolve_device, resolve_precision
+from .loop import Trainer, TrainingConfig, iterate_batches, predict_outputs
+
+__all__ = [
+    "Callback",
+    "EarlyStopping",
+    "Trainer",
+    "TrainingConfig",
+    "autocast",
+    "iterate_batches",
+    "local_torch_seed",
+    "predict_outputs",
+    "resolve_device",
+    "resolve_precision",
+]
