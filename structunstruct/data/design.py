@@ -9,19 +9,51 @@ import numpy as np
 import pandas as pd
 
 from .formula import Term
+from .splines import PSplineBasis
 from .validation import check_finite_column, is_categorical
+
+DEFAULT_SMOOTH_DF = 4.0
 
 
 @dataclass
 class _TermEncoding:
-    column: str
-    levels: list | None = None  # None for a numeric column
+    term: Term
+    levels: list | None = None  # categorical levels, reference first
+    basis: PSplineBasis | None = None  # smooth terms
+
+    @property
+    def column(self) -> str:
+        return self.term.column
 
     @property
     def names(self) -> list[str]:
+        if self.basis is not None:
+            return [f"{self.term}[{j}]" for j in range(self.basis.n_columns)]
         if self.levels is None:
             return [self.column]
         return [f"{self.column}[{level}]" for level in self.levels[1:]]
+
+
+@dataclass(frozen=True)
+class PenaltyBlock:
+    """The penalty of one smooth term on its block of design columns.
+
+    Attributes
+    ----------
+    name : str
+        The term, e.g. ``"s(bmi)"``.
+    columns : slice
+        Its columns in the design matrix.
+    matrix : ndarray
+        Difference penalty in the term's coefficient space.
+    df : float
+        Requested effective degrees of freedom.
+    """
+
+    name: str
+    columns: slice
+    matrix: np.ndarray
+    df: float
 
 
 @dataclass
@@ -29,7 +61,10 @@ class StructuredDesign:
     """Build the design matrix of the structured terms.
 
     Numeric columns enter as they are; categorical columns (object, category, bool,
-    string) are dummy-coded against their first level, named ``column[level]``.
+    string) are dummy-coded against their first level, named ``column[level]``;
+    smooth terms ``s(col)`` become a centred cubic P-spline basis (``n_basis - 1``
+    columns named ``s(col)[j]``) with a second-order difference penalty
+    (:attr:`penalty_blocks`).
     The design is learned from the training data by :meth:`fit`; :meth:`transform`
     applies it to new data. Columns are also centred and scaled (``center_``,
     ``scale_``) for optimisation; coefficients are reported on the original scale.
@@ -37,10 +72,13 @@ class StructuredDesign:
     Parameters
     ----------
     terms : sequence of Term
-        The structured terms; only ``kind == "linear"`` is supported here.
+        The structured terms.
+    n_basis : int
+        B-spline functions per smooth term (before centring).
     """
 
     terms: Sequence[Term]
+    n_basis: int = 10
     encodings_: list[_TermEncoding] = field(default_factory=list, init=False)
     center_: np.ndarray | None = field(default=None, init=False)
     scale_: np.ndarray | None = field(default=None, init=False)
@@ -59,14 +97,48 @@ class StructuredDesign:
         """Learn levels and scaling from the training frame."""
         self.encodings_ = [self._fit_term(X, term) for term in self.terms]
         raw = self._raw_design(X)
-        self.center_ = raw.mean(axis=0) if raw.shape[1] else np.zeros(0)
-        scale = raw.std(axis=0) if raw.shape[1] else np.ones(0)
+        smooth = self._smooth_mask()
+        self.center_ = np.where(smooth, 0.0, raw.mean(axis=0)) if raw.shape[1] else np.zeros(0)
+        scale = np.where(smooth, 1.0, raw.std(axis=0)) if raw.shape[1] else np.ones(0)
         constant = scale <= 1e-12 * np.maximum(1.0, np.abs(self.center_))
         if constant.any():
             names = [n for n, c in zip(self.feature_names, constant) if c]
             raise ValueError(f"structured column(s) {names} are constant in the training data")
         self.scale_ = scale
         return self
+
+    @property
+    def penalty_blocks(self) -> list[PenaltyBlock]:
+        """One :class:`PenaltyBlock` per smooth term (empty without smooths)."""
+        blocks, start = [], 0
+        for enc in self.encodings_:
+            width = len(enc.names)
+            if enc.basis is not None:
+                df = enc.term.df if enc.term.df is not None else DEFAULT_SMOOTH_DF
+                blocks.append(
+                    PenaltyBlock(str(enc.term), slice(start, start + width), enc.basis.penalty_, df)
+                )
+            start += width
+        return blocks
+
+    @property
+    def has_smooth_terms(self) -> bool:
+        """Whether any term is a smooth ``s(col)``."""
+        return any(enc.basis is not None for enc in self.encodings_)
+
+    def term_columns(self) -> dict[str, slice]:
+        """Columns of each term in the design, keyed by the term's name."""
+        out, start = {}, 0
+        for enc in self.encodings_:
+            width = len(enc.names)
+            out[str(enc.term)] = slice(start, start + width)
+            start += width
+        return out
+
+    def _smooth_mask(self) -> np.ndarray:
+        return np.array(
+            [enc.basis is not None for enc in self.encodings_ for _ in enc.names], dtype=bool
+        )
 
     def transform(self, X: pd.DataFrame, standardize: bool = True) -> np.ndarray:
         """Design matrix of shape (n_samples, n_features), float64."""
@@ -76,12 +148,12 @@ class StructuredDesign:
         return (raw - self.center_) / self.scale_
 
     def _fit_term(self, X: pd.DataFrame, term: Term) -> _TermEncoding:
-        if term.kind != "linear":
-            raise ValueError(
-                f"structured term {str(term)!r}: smooth terms s(col) are not supported by "
-                "this estimator yet; use a linear term"
-            )
         column = X[term.column]
+        if term.kind == "smooth":
+            if is_categorical(column):
+                raise ValueError(f"smooth term {str(term)!r} needs a numeric column")
+            values = check_finite_column(column, term.column, role="structured")
+            return _TermEncoding(term, basis=PSplineBasis(self.n_basis).fit(values))
         if is_categorical(column):
             if column.isna().any():
                 raise ValueError(
@@ -93,9 +165,9 @@ class StructuredDesign:
                     f"structured column {term.column!r} has a single level {levels}; "
                     "a constant column has no effect to estimate"
                 )
-            return _TermEncoding(term.column, levels)
+            return _TermEncoding(term, levels)
         check_finite_column(column, term.column, role="structured")
-        return _TermEncoding(term.column)
+        return _TermEncoding(term)
 
     def _raw_design(self, X: pd.DataFrame) -> np.ndarray:
         blocks = [self._encode(X, enc) for enc in self.encodings_]
@@ -106,6 +178,8 @@ class StructuredDesign:
     @staticmethod
     def _encode(X: pd.DataFrame, enc: _TermEncoding) -> np.ndarray:
         column = X[enc.column]
+        if enc.basis is not None:
+            return enc.basis.transform(check_finite_column(column, enc.column, role="structured"))
         if enc.levels is None:
             check_finite_column(column, enc.column, role="structured")
             return column.to_numpy(dtype=np.float64)[:, None]

@@ -110,7 +110,19 @@ class SemiStructuredMixin:
 
     # -- network -----------------------------------------------------------------------
     def _build_predictor(
-        self, roles: ColumnRoles, builder: InputBuilder, n_outputs: int = 1, bias: bool = False
+        self,
+        roles: ColumnRoles,
+        builder: InputBuilder,
+        seed: int,
+        n_outputs: int = 1,
+        bias: bool = False,
+    ) -> AdditivePredictor:
+        """Assemble the network; its initial weights depend only on ``seed``."""
+        with local_torch_seed(seed, torch.device("cpu")):
+            return self._assemble_predictor(roles, builder, n_outputs, bias)
+
+    def _assemble_predictor(
+        self, roles: ColumnRoles, builder: InputBuilder, n_outputs: int, bias: bool
     ) -> AdditivePredictor:
         encoders: dict[str, torch.nn.Module] = {}
         if builder.tabular_ is not None:

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
-from ..data import as_survival_target
+from ..data import as_survival_target, parse_structured
 from ..data.roles import check_is_dataframe
 from ..nn import cox_ph_loss
 from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors, stratified_holdout
@@ -177,14 +177,21 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self._check_common_params()
         check_is_dataframe(X)
         target = as_survival_target(y, n_samples=len(X))
+        smooth = [str(t) for t in parse_structured(self.structured) if t.kind == "smooth"]
+        if smooth:
+            raise ValueError(
+                f"smooth terms {smooth} are not supported by DeepSurv yet; use linear terms "
+                "(DeepPAMM and SemiStructuredRegressor fit penalized smooths)"
+            )
         roles, builder, arrays = self._fit_inputs(X)
         if not roles.structured and not roles.has_deep_part:
             raise ValueError("the model has no inputs: give structured terms, tabular columns or an image")
-        module = self._build_predictor(roles, builder)
+        rng, seed = self._random_generators()
+        module = self._build_predictor(roles, builder, seed)
         design = builder.design_.transform(X)
         time, event = np.ascontiguousarray(target["time"]), np.ascontiguousarray(target["event"])
         if roles.has_deep_part:
-            fit, eta = self._fit_deep(module, arrays, design, time, event)
+            fit, eta = self._fit_deep(module, arrays, design, time, event, rng, seed)
         else:
             self.history_ = []
             fit = fit_cox(design, time, event, ties=self.ties)
@@ -194,10 +201,15 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         return self
 
     def _fit_deep(
-        self, module: torch.nn.Module, arrays: dict, design: np.ndarray, time: np.ndarray,
+        self,
+        module: torch.nn.Module,
+        arrays: dict,
+        design: np.ndarray,
+        time: np.ndarray,
         event: np.ndarray,
+        rng: np.random.Generator,
+        seed: int,
     ) -> tuple[CoxFit | None, np.ndarray]:
-        rng, seed = self._random_generators()
         tensors = as_tensors(arrays)
         tensors["time"] = torch.as_tensor(time, dtype=torch.float32)
         tensors["event"] = torch.as_tensor(event, dtype=torch.float32)

@@ -1,0 +1,176 @@
+"""Checks every estimator must pass: the scikit-learn contract on survival data."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+import structunstruct as su
+
+FAST = {"max_epochs": 3, "batch_size": 64, "random_state": 0}
+
+
+def _estimators():
+    """(id, factory) pairs: every public estimator in a classical and a deep setting."""
+    return [
+        ("cox", lambda: su.DeepSurv(structured=["age", "pnodes", "horTh"], tabular=[])),
+        ("deepsurv", lambda: su.DeepSurv(tabular=["age", "pnodes", "horTh", "tgrade"], **FAST)),
+        (
+            "wide_deep_orth",
+            lambda: su.DeepSurv(structured=["age", "pnodes"], orthogonalize=True, **FAST),
+        ),
+    ]
+
+
+ESTIMATORS = _estimators()
+IDS = [name for name, _ in ESTIMATORS]
+
+
+@pytest.fixture(scope="module")
+def data(gbsg2):
+    X, y = gbsg2
+    return X.iloc[:240].copy(), y[:240]
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_fit_returns_self_and_sets_fitted_attributes(factory, data):
+    X, y = data
+    est = factory()
+    assert est.fit(X, y) is est
+    for attr in ("module_", "summary_", "baseline_cumulative_hazard_", "feature_names_in_"):
+        assert hasattr(est, attr)
+    assert est.n_features_in_ == X.shape[1]
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_init_stores_parameters_only(factory):
+    est = factory()
+    params = est.get_params()
+    assert not [k for k in vars(est) if k.endswith("_")]
+    assert set(params) == set(vars(est))
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_clone_and_set_params(factory, data):
+    X, y = data
+    est = factory()
+    twin = clone(est)
+    assert twin.get_params() == est.get_params()
+    twin.set_params(ties="breslow")
+    assert twin.ties == "breslow" and est.ties == "efron"
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        twin.set_params(no_such_param=1)
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_predictions_have_documented_shapes(factory, data):
+    X, y = data
+    est = factory().fit(X, y)
+    rows = X.iloc[:7]
+    assert est.predict(rows).shape == (7,)
+    surv = est.predict_survival_function(rows)
+    assert list(surv.columns) == list(rows.index) and surv.index.name == "time"
+    assert ((surv.to_numpy() >= 0) & (surv.to_numpy() <= 1)).all()
+    assert (np.diff(surv.to_numpy(), axis=0) <= 1e-12).all()  # non-increasing in time
+    cumhaz = est.predict_cumulative_hazard(rows, times=[100.0, 500.0, 1000.0])
+    np.testing.assert_allclose(np.exp(-cumhaz.to_numpy()), est.predict_survival_function(rows, times=[100.0, 500.0, 1000.0]).to_numpy())
+    assert est.predict_median(rows).shape == (7,)
+    assert 0.5 < est.score(X, y) <= 1.0
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_prediction_is_deterministic_and_row_independent(factory, data):
+    X, y = data
+    est = factory().fit(X, y)
+    full = est.predict(X)
+    np.testing.assert_allclose(est.predict(X), full)
+    np.testing.assert_allclose(est.predict(X.iloc[::-1])[::-1], full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.predict(X.iloc[:1]), full[:1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_same_random_state_gives_same_fit(factory, data):
+    X, y = data
+    first = factory().fit(X, y).predict(X)
+    second = factory().fit(X, y).predict(X)
+    np.testing.assert_allclose(first, second, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_fit_does_not_modify_inputs_or_global_rng(factory, data):
+    X, y = data
+    X_before, y_before = X.copy(deep=True), y.copy()
+    np_state = np.random.get_state()[1].copy()
+    import torch
+
+    torch_state = torch.get_rng_state().clone()
+    factory().fit(X, y)
+    pd.testing.assert_frame_equal(X, X_before)
+    np.testing.assert_array_equal(y, y_before)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_pickle_roundtrip(factory, data):
+    X, y = data
+    est = factory().fit(X, y)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(again.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("factory", [f for _, f in ESTIMATORS], ids=IDS)
+def test_cross_val_score(factory, data):
+    X, y = data
+    scores = cross_val_score(factory(), X, y, cv=KFold(3, shuffle=True, random_state=0))
+    assert scores.shape == (3,) and np.all((scores > 0.4) & (scores <= 1))
+
+
+def test_grid_search_picks_by_concordance(data):
+    X, y = data
+    grid = GridSearchCV(
+        su.DeepSurv(structured=["age", "pnodes"], tabular=[]),
+        {"ties": ["efron", "breslow"]},
+        cv=KFold(3, shuffle=True, random_state=0),
+        scoring=su.metrics.get_scorer("harrell_c"),
+    ).fit(X, y)
+    assert grid.best_params_["ties"] in ("efron", "breslow")
+    assert 0.5 < grid.best_score_ < 1
+
+
+def test_pipeline_with_pandas_output(data):
+    X, y = data
+    scaler = ColumnTransformer(
+        [("num", StandardScaler(), ["age", "pnodes"])], remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    pipe = Pipeline([("scale", scaler), ("cox", su.DeepSurv(structured=["age", "pnodes"], tabular=[]))])
+    pipe.fit(X, y)
+    direct = su.DeepSurv(structured=["age", "pnodes"], tabular=[]).fit(X, y)
+    # on standardized columns the coefficients are per standard deviation
+    np.testing.assert_allclose(
+        pipe.named_steps["cox"].coef_,
+        direct.coef_ * X[["age", "pnodes"]].std(ddof=0).to_numpy(), rtol=1e-6,
+    )
+    assert pipe.score(X, y) == pytest.approx(direct.score(X, y))
+
+
+@pytest.mark.parametrize("form", ["structured", "frame", "tuple"])
+def test_all_target_forms_agree(form, data):
+    X, y = data
+    targets = {
+        "structured": y,
+        "frame": pd.DataFrame({"time": y["time"], "event": y["event"].astype(int)}),
+        "tuple": (y["time"], y["event"]),
+    }
+    est = su.DeepSurv(structured=["age", "pnodes"], tabular=[]).fit(X, targets[form])
+    ref = su.DeepSurv(structured=["age", "pnodes"], tabular=[]).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_)
