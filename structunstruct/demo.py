@@ -96,6 +96,12 @@ class PartResult:
     table: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)
+    models: dict[str, str] = field(default_factory=dict)
+
+
+def describe_models(models: dict[str, Any]) -> dict[str, str]:
+    """One-line constructor call of each model, by display name."""
+    return {name: " ".join(repr(model).split()) for name, model in models.items()}
 
 
 def log(message: str) -> None:
@@ -165,6 +171,9 @@ def dummy_design(X: pd.DataFrame) -> pd.DataFrame:
 class LifelinesCox:
     """lifelines ``CoxPHFitter`` (Efron ties) on :func:`dummy_design`, with our interface."""
 
+    def __repr__(self) -> str:
+        return "lifelines.CoxPHFitter() on the dummy-coded design"
+
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> LifelinesCox:
         """Fit on a DataFrame and a structured (event, time) target."""
         from lifelines import CoxPHFitter
@@ -225,7 +234,9 @@ def run_gbsg2(settings: DemoSettings) -> PartResult:
         f"Our classical Cox vs lifelines: max |coef difference| = {coef_diff:.1e}, "
         f"max |se difference| = {se_diff:.1e} over {len(cox.summary_)} coefficients.",
     ]
-    return PartResult("GBSG2 (real data)", results_table(results), notes, [figure])
+    return PartResult(
+        "GBSG2 (real data)", results_table(results), notes, [figure], describe_models(models)
+    )
 
 
 # -- part 2: images ------------------------------------------------------------------------
@@ -273,8 +284,10 @@ def run_images(settings: DemoSettings) -> PartResult:
         "gap closed = (C - C_tabular) / (C_oracle - C_tabular): the share of the "
         "tabular-to-oracle gap a model closes.",
     ]
-    return PartResult("Survival data with MNIST images", results_table(results, with_gap=True),
-                      notes, figures)
+    table = results_table(results, with_gap=True)
+    return PartResult(
+        "Survival data with MNIST images", table, notes, figures, describe_models(models)
+    )
 
 
 def _image_figures(model: DeepSurv, split: Split, output: Path) -> list[Path]:
@@ -331,6 +344,7 @@ def report_markdown(settings: DemoSettings, parts: Sequence[PartResult], seconds
     for number, part in enumerate(parts, start=1):
         lines += ["", f"## {number}. {part.title}", "", format_markdown(part.table), ""]
         lines += [f"{note}" for note in part.notes]
+        lines += ["", "Models:", ""] + [f"- {k}: `{v}`" for k, v in part.models.items()]
         lines += [""] + [f"![{path.stem}]({path.name})" for path in part.figures]
     return "\n".join(lines) + "\n"
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import dummy_frame
 from lifelines import CoxPHFitter
 from statsmodels.duration.hazard_regression import PHReg
 
 import structunstruct as su
 from structunstruct.classical import fit_cox
-
-from helpers import dummy_frame
 
 
 def _lifelines_fit(X, y):

@@ -149,12 +149,11 @@ def fit_cox(
     loglik, grad, info = _derivatives(Xs, Xs @ beta + off, rs, efron)
     converged = False
     n_iter = 0
-    for n_iter in range(1, max_iter + 1):
+    while n_iter < max_iter and not converged:
+        n_iter += 1
         step = _newton_step(info, grad)
         beta, loglik, grad, info = _damped_update(Xs, off, rs, efron, beta, step, loglik)
-        if np.max(np.abs(step)) < tol:
-            converged = True
-            break
+        converged = bool(np.max(np.abs(step)) < tol)
     covariance = np.linalg.pinv(info) if X.shape[1] else np.zeros((0, 0))
     return CoxFit(beta, covariance, loglik, n_iter, converged)
 

@@ -8,6 +8,7 @@ and hand it to the one :class:`~structunstruct.training.Trainer`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -185,6 +186,15 @@ class SemiStructuredMixin:
         module.to("cpu")
         return trainer
 
+    def _fit_orthogonal_projection(self, module: torch.nn.Module, arrays: dict) -> None:
+        if module.orthogonalization is None:
+            return
+        tensors = as_tensors(arrays)
+        module.eval()
+        with torch.no_grad():
+            latent = torch.cat([module.latent(b) for b in iterate_chunks(tensors, 1024)])
+        module.orthogonalization.fit_projection(latent, tensors["structured"])
+
     def _outputs(self, module: torch.nn.Module, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         tensors = as_tensors(arrays)
         config = self._training_config()
@@ -201,6 +211,20 @@ def as_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
 
 
+def iterate_chunks(tensors: dict[str, torch.Tensor], size: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Consecutive row chunks of a dict of tensors (for evaluation)."""
+    n = len(next(iter(tensors.values())))
+    for start in range(0, n, size):
+        yield {k: v[start:start + size] for k, v in tensors.items()}
+
+
+def step_function_values(knots: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Evaluate a right-continuous step function (0 before the first knot)."""
+    idx = np.searchsorted(knots, grid, side="right") - 1
+    return np.where(idx >= 0, values[np.maximum(idx, 0)], 0.0)
+
+
+
 def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Indices of a validation split stratified by the event indicator."""
     if fraction <= 0:
@@ -213,4 +237,11 @@ def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Genera
     return np.sort(np.concatenate(parts)).astype(np.int64)
 
 
-__all__ = ["COMMON_CONSTRAINTS", "SemiStructuredMixin", "as_tensors", "stratified_holdout"]
+__all__ = [
+    "COMMON_CONSTRAINTS",
+    "SemiStructuredMixin",
+    "as_tensors",
+    "iterate_chunks",
+    "step_function_values",
+    "stratified_holdout",
+]

@@ -16,7 +16,13 @@ from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
 from ..data import as_survival_target, parse_structured
 from ..data.roles import check_is_dataframe
 from ..nn import cox_ph_loss
-from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors, stratified_holdout
+from .base import (
+    COMMON_CONSTRAINTS,
+    SemiStructuredMixin,
+    as_tensors,
+    step_function_values,
+    stratified_holdout,
+)
 from .summary import coefficient_table
 
 
@@ -231,15 +237,6 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         _set_structured_weights(module, fit.coef)
         return fit, design @ fit.coef + deep
 
-    def _fit_orthogonal_projection(self, module: torch.nn.Module, arrays: dict) -> None:
-        if module.orthogonalization is None:
-            return
-        tensors = as_tensors(arrays)
-        module.eval()
-        with torch.no_grad():
-            latent = torch.cat([module.latent(b) for b in _chunks(tensors, 1024)])
-        module.orthogonalization.fit_projection(latent, tensors["structured"])
-
     def _store_fit(self, X, roles, builder, module, fit, eta, time, event) -> None:
         module.eval()
         self.module_ = module
@@ -294,7 +291,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         """
         risk = np.exp(self.predict(X))
         grid = self._time_grid(times)
-        base = _step_values(self.event_times_, self.baseline_cumulative_hazard_.to_numpy(), grid)
+        base = step_function_values(self.event_times_, self.baseline_cumulative_hazard_.to_numpy(), grid)
         return pd.DataFrame(np.outer(base, risk), index=pd.Index(grid, name="time"), columns=X.index)
 
     def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
@@ -334,15 +331,3 @@ def _set_structured_weights(module: torch.nn.Module, coef: np.ndarray) -> None:
         return
     with torch.no_grad():
         module.structured.weight.copy_(torch.as_tensor(coef, dtype=torch.float32)[None, :])
-
-
-def _step_values(knots: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Evaluate a right-continuous step function (0 before the first knot)."""
-    idx = np.searchsorted(knots, grid, side="right") - 1
-    return np.where(idx >= 0, values[np.maximum(idx, 0)], 0.0)
-
-
-def _chunks(tensors: dict[str, torch.Tensor], size: int):
-    n = len(next(iter(tensors.values())))
-    for start in range(0, n, size):
-        yield {k: v[start:start + size] for k, v in tensors.items()}
