@@ -12,6 +12,7 @@ from .design import StructuredDesign
 from .images import load_image_column
 from .roles import ColumnRoles, check_columns_present, check_is_dataframe
 from .tabular import TabularPreprocessor
+from .text import WordTokenizer
 
 
 @dataclass
@@ -50,7 +51,8 @@ class InputBuilder:
     image_size : int or (int, int), optional
 
     The arrays are ``"structured"`` (standardized design, float32), ``"numeric"`` and
-    ``"categorical"`` (deep tabular inputs) and ``"image"`` (float32, (n, C, H, W)).
+    ``"categorical"`` (deep tabular inputs), ``"image"`` (float32, (n, C, H, W)) and
+    ``"text"`` (word ids, int64, (n, max_tokens)).
     """
 
     roles: ColumnRoles
@@ -58,6 +60,7 @@ class InputBuilder:
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     images_: ImageNormalizer | None = field(default=None, init=False)
+    text_: WordTokenizer | None = field(default=None, init=False)
 
     def fit_transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Fit every preprocessing step on ``X`` and return its arrays."""
@@ -69,6 +72,9 @@ class InputBuilder:
             raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
             self.images_ = ImageNormalizer().fit(raw)
             arrays["image"] = self.images_.transform(raw, self.roles.image)
+        if self.roles.text is not None:
+            self.text_ = WordTokenizer().fit(X[self.roles.text], self.roles.text)
+            arrays["text"] = self.text_.transform(X[self.roles.text], self.roles.text)
         return arrays
 
     def transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -79,6 +85,8 @@ class InputBuilder:
         if self.roles.image is not None:
             raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
             arrays["image"] = self.images_.transform(raw, self.roles.image)
+        if self.roles.text is not None:
+            arrays["text"] = self.text_.transform(X[self.roles.text], self.roles.text)
         return arrays
 
     @property

@@ -21,6 +21,7 @@ from ..data import InputBuilder, resolve_roles
 from ..data.roles import ColumnRoles
 from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
 from ..nn.augment import RandomAffine
+from ..nn.encoders.text import BagOfWordsEncoder
 from ..training import (
     EarlyStopping,
     Trainer,
@@ -83,10 +84,6 @@ class SemiStructuredMixin:
                 f"fusion={self.fusion!r} is not available in this version; supported: "
                 f"{list(SUPPORTED_FUSIONS)}"
             )
-        if self.text is not None:
-            raise ValueError(
-                f"text column {self.text!r}: text encoders are not available in this version"
-            )
         for name in ("hidden_layers", "fusion_layers"):
             widths = getattr(self, name)
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
@@ -137,6 +134,10 @@ class SemiStructuredMixin:
             augment = RandomAffine() if self.augment else None
             encoders["image"] = create_image_encoder(
                 self.image_encoder, builder.in_chans, self.pretrained, augment
+            )
+        if builder.text_ is not None:
+            encoders["text"] = BagOfWordsEncoder(
+                builder.text_.n_ids, hidden_layers=tuple(self.hidden_layers)[-1:], dropout=self.dropout
             )
         fusion_layers = tuple(self.fusion_layers) if len(encoders) > 1 else ()
         return AdditivePredictor(

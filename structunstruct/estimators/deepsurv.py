@@ -56,7 +56,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     image : str, optional
         Column of images (arrays (H, W) or (H, W, C), or paths to PNG/JPEG/TIFF/NPY).
     text : str, optional
-        Column of strings (not available in this version).
+        Column of strings, encoded by a trainable bag-of-words network (word ids from a
+        vocabulary learned on the training texts).
     image_encoder : str or torch.nn.Module, default="smallcnn"
         ``"smallcnn"``, any timm model name, or a module exposing ``num_features``.
     pretrained : False or path, default=False
@@ -78,7 +79,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     dropout : float, default=0.1
     lr : float, default=1e-3
     weight_decay : float, default=1e-4
-    batch_size : int, default=256
+    batch_size : int, default=64
     max_epochs : int, default=100
     early_stopping : int or None, default=10
         Patience in epochs on the validation partial likelihood; ``None`` disables it.
@@ -130,7 +131,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         dropout: float = 0.1,
         lr: float = 1e-3,
         weight_decay: float = 1e-4,
-        batch_size: int = 256,
+        batch_size: int = 64,
         max_epochs: int = 100,
         early_stopping: int | None = 10,
         validation_fraction: float = 0.15,

@@ -1,10 +1,11 @@
 """Torch building blocks, free of pandas and scikit-learn.
 
-Encoders (tabular, image), fusion, the orthogonalization cell, the additive
+Encoders (tabular, image, text), fusion, the orthogonalization cell, the additive
 predictor shared by every head, and losses.
 """
 
 from .encoders import (
+    BagOfWordsEncoder,
     ImageEncoder,
     SmallConvNet,
     TabularEncoder,
@@ -18,6 +19,7 @@ from .orthogonalization import Orthogonalization, orthogonal_complement
 from .predictor import AdditivePredictor
 
 __all__ = [
+    "BagOfWordsEncoder",
     "AdditivePredictor",
     "ConcatFusion",
     "CoxPHLoss",

@@ -9,8 +9,10 @@ from .image import (
     register_image_encoder,
 )
 from .tabular import TabularEncoder, make_mlp
+from .text import BagOfWordsEncoder
 
 __all__ = [
+    "BagOfWordsEncoder",
     "ImageEncoder",
     "SmallConvNet",
     "TabularEncoder",
