@@ -5,8 +5,8 @@ an interpretable structured part with deep encoders.
 """
 
 from . import datasets, metrics
-from .estimators import DeepSurv
+from .estimators import DeepPAMM, DeepSurv, SemiStructuredRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["DeepSurv", "__version__", "datasets", "metrics"]
+__all__ = ["DeepPAMM", "DeepSurv", "SemiStructuredRegressor", "__version__", "datasets", "metrics"]

@@ -133,7 +133,9 @@ def fit_and_evaluate(name: str, model: Any, split: Split) -> ModelResult:
     c_index = concordance_index_harrell(split.y_test, model.predict(split.X_test))
     survival = model.predict_survival_function(split.X_test)
     ibs = integrated_brier_score(split.y_test, survival, y_train=split.y_train)
-    log(f"  {name}: C = {c_index:.3f}, IBS = {ibs:.3f}, {seconds:.1f} s")
+    epochs = len(getattr(model, "history_", []))
+    trained = f", {epochs} epochs" if epochs else ""
+    log(f"  {name}: C = {c_index:.4f}, IBS = {ibs:.4f}, {seconds:.1f} s{trained}")
     return ModelResult(name, float(c_index), float(ibs), seconds)
 
 
@@ -342,11 +344,17 @@ def report_markdown(settings: DemoSettings, parts: Sequence[PartResult], seconds
         "rows; fit s = seconds to fit.",
     ]
     for number, part in enumerate(parts, start=1):
-        lines += ["", f"## {number}. {part.title}", "", format_markdown(part.table), ""]
-        lines += [f"{note}" for note in part.notes]
-        lines += ["", "Models:", ""] + [f"- {k}: `{v}`" for k, v in part.models.items()]
-        lines += [""] + [f"![{path.stem}]({path.name})" for path in part.figures]
+        lines += part_markdown(number, part)
     return "\n".join(lines) + "\n"
+
+
+def part_markdown(number: int, part: PartResult) -> list[str]:
+    """Lines of one part of ``demo.md``: title, table, notes, models and figures."""
+    lines = ["", f"## {number}. {part.title}", "", format_markdown(part.table), ""]
+    lines += [line for note in part.notes for line in (note, "")]
+    if part.models:
+        lines += ["Models:", ""] + [f"- {k}: `{v}`" for k, v in part.models.items()] + [""]
+    return lines + [f"![{path.stem}]({path.name})" for path in part.figures]
 
 
 def print_part(part: PartResult) -> None:

@@ -108,14 +108,14 @@ def test_same_random_state_gives_same_fit(factory, data):
 def test_fit_does_not_modify_inputs_or_global_rng(factory, data):
     X, y = data
     X_before, y_before = X.copy(deep=True), y.copy()
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 - checking the legacy global state
     import torch
 
     torch_state = torch.get_rng_state().clone()
     factory().fit(X, y)
     pd.testing.assert_frame_equal(X, X_before)
     np.testing.assert_array_equal(y, y_before)
-    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
     assert torch.equal(torch.get_rng_state(), torch_state)
 
 
