@@ -4,9 +4,18 @@ Estimators take a pandas DataFrame with tabular, image (and text) columns and co
 an interpretable structured part with deep encoders.
 """
 
-from . import datasets, metrics
-from .estimators import DeepPAMM, DeepSurv, SemiStructuredRegressor
+from . import datasets, metrics, nn
+from .estimators import DeepPAMM, DeepSurv, LateFusion, SemiStructuredRegressor
 
 __version__ = "0.1.0"
 
-__all__ = ["DeepPAMM", "DeepSurv", "SemiStructuredRegressor", "__version__", "datasets", "metrics"]
+__all__ = [
+    "DeepPAMM",
+    "DeepSurv",
+    "LateFusion",
+    "SemiStructuredRegressor",
+    "__version__",
+    "datasets",
+    "metrics",
+    "nn",
+]

@@ -1,0 +1,53 @@
+"""LateFusion: one model per modality, log-risks averaged or stacked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import structunstruct as su
+from structunstruct.metrics import concordance_index_harrell
+
+TAB = ["age", "sex", "biomarker", "noise1", "noise2"]
+
+
+@pytest.fixture(scope="module")
+def images():
+    return su.datasets.make_survival_images(n=900, random_state=5, return_risk=True)
+
+
+def _members():
+    return [
+        ("tabular", su.DeepSurv(structured=TAB, tabular=[])),
+        ("image", su.DeepSurv(image="image", tabular=[], max_epochs=15, random_state=0)),
+    ]
+
+
+def test_mean_combination_averages_member_log_risks(images):
+    X, y, _ = images
+    model = su.LateFusion(_members(), combine="mean").fit(X[:600], y[:600])
+    members = np.column_stack([est.predict(X[600:]) for _, est in model.estimators_])
+    np.testing.assert_allclose(model.predict(X[600:]), members.mean(axis=1), rtol=1e-10)
+    surv = model.predict_survival_function(X[600:610])
+    assert surv.shape[1] == 10 and (np.diff(surv.to_numpy(), axis=0) <= 1e-12).all()
+
+
+def test_stacking_weights_both_modalities_and_beats_each_member(images):
+    X, y, risk = images
+    train, test = slice(0, 600), slice(600, None)
+    model = su.LateFusion(_members(), combine="stacking", cv=3, random_state=0).fit(X[train], y[train])
+    assert list(model.stacking_summary_.index) == ["tabular", "image"]
+    assert (model.weights_ > 0).all()
+    c_late = concordance_index_harrell(y[test], model.predict(X[test]))
+    for _, member in model.estimators_:
+        assert c_late > concordance_index_harrell(y[test], member.predict(X[test]))
+    assert c_late < concordance_index_harrell(y[test], risk[test]) + 0.01
+
+
+def test_clone_and_bad_combine(images):
+    X, y, _ = images
+    model = su.LateFusion(_members(), combine="median")
+    assert clone(model).get_params()["combine"] == "median"
+    with pytest.raises(ValueError, match="'combine' parameter"):
+        model.fit(X, y)
