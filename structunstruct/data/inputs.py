@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .design import StructuredDesign
+from .features import FrozenEncoderFeatures, PixelPCA
 from .images import load_image_column
 from .roles import ColumnRoles, check_columns_present, check_is_dataframe
 from .tabular import TabularPreprocessor
@@ -49,6 +50,14 @@ class InputBuilder:
     ----------
     roles : ColumnRoles
     image_size : int or (int, int), optional
+    fusion : {"joint", "early"}
+        With ``"early"`` the images are replaced by features extracted once (PCA of the
+        pixels when ``image_encoder="pca"``, else a frozen ``image_encoder`` with
+        ``pretrained`` weights), standardized and appended to ``"numeric"``.
+    image_encoder, pretrained
+        The early-fusion feature extractor.
+    n_image_features : int
+        Principal components kept by PCA.
 
     The arrays are ``"structured"`` (standardized design, float32), ``"numeric"`` and
     ``"categorical"`` (deep tabular inputs), ``"image"`` (float32, (n, C, H, W)) and
@@ -57,10 +66,17 @@ class InputBuilder:
 
     roles: ColumnRoles
     image_size: int | Sequence[int] | None = None
+    fusion: str = "joint"
+    image_encoder: object = "smallcnn"
+    pretrained: object = False
+    n_image_features: int = 32
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     images_: ImageNormalizer | None = field(default=None, init=False)
     text_: WordTokenizer | None = field(default=None, init=False)
+    image_features_: PixelPCA | FrozenEncoderFeatures | None = field(default=None, init=False)
+    feature_mean_: np.ndarray | None = field(default=None, init=False)
+    feature_std_: np.ndarray | None = field(default=None, init=False)
 
     def fit_transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Fit every preprocessing step on ``X`` and return its arrays."""
@@ -71,7 +87,13 @@ class InputBuilder:
         if self.roles.image is not None:
             raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
             self.images_ = ImageNormalizer().fit(raw)
-            arrays["image"] = self.images_.transform(raw, self.roles.image)
+            images = self.images_.transform(raw, self.roles.image)
+            if self.fusion == "early":
+                self.image_features_ = self._feature_extractor().fit(images)
+                features = self.image_features_.transform(images)
+                self.feature_mean_ = features.mean(axis=0)
+                self.feature_std_ = np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+            self._add_images(arrays, images)
         if self.roles.text is not None:
             self.text_ = WordTokenizer().fit(X[self.roles.text], self.roles.text)
             arrays["text"] = self.text_.transform(X[self.roles.text], self.roles.text)
@@ -84,10 +106,43 @@ class InputBuilder:
         arrays = self._tabular_arrays(X)
         if self.roles.image is not None:
             raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
-            arrays["image"] = self.images_.transform(raw, self.roles.image)
+            self._add_images(arrays, self.images_.transform(raw, self.roles.image))
         if self.roles.text is not None:
             arrays["text"] = self.text_.transform(X[self.roles.text], self.roles.text)
         return arrays
+
+    def _feature_extractor(self) -> PixelPCA | FrozenEncoderFeatures:
+        if self.image_encoder == "pca":
+            return PixelPCA(self.n_image_features)
+        if not self.pretrained and isinstance(self.image_encoder, str):
+            raise ValueError(
+                "fusion='early' extracts image features once with a frozen encoder: give its "
+                "weights with pretrained='/path/to/checkpoint', or use image_encoder='pca'"
+            )
+        return FrozenEncoderFeatures(self.image_encoder, self.pretrained)
+
+    def _add_images(self, arrays: dict[str, np.ndarray], images: np.ndarray) -> None:
+        """Images for joint fusion; standardized early-fusion features appended to numerics."""
+        if self.image_features_ is None:
+            arrays["image"] = images
+            return
+        features = (self.image_features_.transform(images) - self.feature_mean_) / self.feature_std_
+        numeric = arrays.get("numeric", np.zeros((len(images), 0), dtype=np.float32))
+        arrays["numeric"] = np.concatenate([numeric, features.astype(np.float32)], axis=1)
+        arrays.setdefault("categorical", np.zeros((len(images), 0), dtype=np.int64))
+
+    @property
+    def n_numeric(self) -> int:
+        """Numeric inputs of the deep tabular network (early image features included)."""
+        n = len(self.tabular_.numeric_) if self.tabular_ is not None else 0
+        if self.image_features_ is not None:
+            n += len(self.feature_mean_)
+        return n
+
+    @property
+    def cardinalities(self) -> list[int]:
+        """Levels of each categorical input of the deep tabular network."""
+        return self.tabular_.cardinalities if self.tabular_ is not None else []
 
     @property
     def in_chans(self) -> int:

@@ -33,7 +33,7 @@ from ..training import (
 )
 
 FUSIONS = ("early", "joint", "late")
-SUPPORTED_FUSIONS = ("joint",)
+SUPPORTED_FUSIONS = ("early", "joint")
 
 COMMON_CONSTRAINTS: dict[str, list] = {
     "structured": [str, list, tuple, None],
@@ -81,8 +81,8 @@ class SemiStructuredMixin:
     def _check_common_params(self) -> None:
         if self.fusion not in SUPPORTED_FUSIONS:
             raise ValueError(
-                f"fusion={self.fusion!r} is not available in this version; supported: "
-                f"{list(SUPPORTED_FUSIONS)}"
+                f"fusion={self.fusion!r} is not available on this estimator; supported: "
+                f"{list(SUPPORTED_FUSIONS)} (late fusion: structunstruct.LateFusion)"
             )
         for name in ("hidden_layers", "fusion_layers"):
             widths = getattr(self, name)
@@ -102,7 +102,10 @@ class SemiStructuredMixin:
         check_not_fitted_columns(X)
         if self.orthogonalize and roles.has_deep_part and not roles.structured:
             raise ValueError("orthogonalize=True needs structured terms to orthogonalize against")
-        builder = InputBuilder(roles, image_size=self.image_size)
+        builder = InputBuilder(
+            roles, image_size=self.image_size, fusion=self.fusion,
+            image_encoder=self.image_encoder, pretrained=self.pretrained,
+        )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays
 
@@ -123,14 +126,11 @@ class SemiStructuredMixin:
         self, roles: ColumnRoles, builder: InputBuilder, n_outputs: int, bias: bool
     ) -> AdditivePredictor:
         encoders: dict[str, torch.nn.Module] = {}
-        if builder.tabular_ is not None:
+        if builder.n_numeric or builder.cardinalities:
             encoders["tabular"] = TabularEncoder(
-                len(builder.tabular_.numeric_),
-                builder.tabular_.cardinalities,
-                tuple(self.hidden_layers),
-                self.dropout,
+                builder.n_numeric, builder.cardinalities, tuple(self.hidden_layers), self.dropout
             )
-        if roles.image is not None:
+        if roles.image is not None and self.fusion == "joint":
             augment = RandomAffine() if self.augment else None
             encoders["image"] = create_image_encoder(
                 self.image_encoder, builder.in_chans, self.pretrained, augment

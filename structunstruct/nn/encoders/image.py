@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from .checkpoints import load_backbone_weights
+
 
 class SmallConvNet(nn.Module):
     """A small CNN that trains well on 28x28 images on a CPU.
@@ -145,15 +147,10 @@ def _create_timm_backbone(name: str, in_chans: int, pretrained: bool | str | Pat
             f"unknown image encoder {name!r}: use one of {list_image_encoders()} or a timm "
             "model name (timm.list_models())"
         )
-    if not pretrained:
-        return timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_chans)
-    path = Path(pretrained)
-    if not path.is_file():
-        raise ValueError(f"pretrained checkpoint {str(path)!r} does not exist")
-    return timm.create_model(  # offline-ok: the weights come from a local file
-        name, pretrained=True, pretrained_cfg_overlay={"file": str(path)}, num_classes=0,
-        in_chans=in_chans,
-    )
+    backbone = timm.create_model(name, pretrained=False, num_classes=0, in_chans=in_chans)
+    if pretrained:
+        load_backbone_weights(backbone, pretrained, in_chans)
+    return backbone
 
 
 def count_parameters(module: nn.Module) -> int:
