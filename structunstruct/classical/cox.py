@@ -7,6 +7,7 @@ optional fixed offset (used to refit structured effects next to a deep part).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,76 +37,98 @@ class CoxFit:
 
 @dataclass(frozen=True)
 class _RiskSets:
-    """Sorting and tie structure of the data, computed once per fit."""
+    """Sorting and tie structure of the data, computed once per fit.
 
-    order: np.ndarray          # rows sorted by ascending time
-    risk_start: np.ndarray     # per sorted row: first sorted position with the same time
-    event_pos: np.ndarray      # sorted positions of the events
-    group_start: np.ndarray    # per tie group of events: first index into event_pos
-    event_group: np.ndarray    # per event: its tie group
-    rank: np.ndarray           # per event: 0..d-1 within its tie group
-    group_size: np.ndarray     # per tie group: number of events d
+    Rows are sorted by time; ``U`` distinct times, ``G`` of them with events.
+    """
+
+    order: np.ndarray          # (n,) rows sorted by ascending time
+    row_time: np.ndarray       # (n,) distinct-time index 0..U-1 of each sorted row
+    n_times: int               # U
+    event_sorted: np.ndarray   # (n,) bool, event indicator of the sorted rows
+    risk_first: np.ndarray     # (G,) first sorted row of each event time (its risk set starts there)
+    event_time: np.ndarray     # (G,) distinct-time index of each event time
+    event_start: np.ndarray    # (G,) first index, among the events, of each event time
+    event_group: np.ndarray    # (n_events,) event-time index 0..G-1 of each event
+    fraction: np.ndarray       # (n_events,) Efron's l / d for the l-th of d tied events
+    tied_rows: np.ndarray      # sorted rows of the events at times with two or more events
+    tied_start: np.ndarray     # first index into tied_rows of each such time
+    tied_group: np.ndarray     # event-time index 0..G-1 of each such time
 
 
 def _risk_sets(time: np.ndarray, event: np.ndarray) -> _RiskSets:
     order = np.argsort(time, kind="stable")
     t = time[order]
-    risk_start = np.searchsorted(t, t, side="left")
-    event_pos = np.flatnonzero(event[order])
-    event_times = t[event_pos]
-    new_group = np.ones(len(event_pos), dtype=bool)
-    new_group[1:] = event_times[1:] != event_times[:-1]
-    group_start = np.flatnonzero(new_group)
+    new_time = np.ones(len(t), dtype=bool)
+    new_time[1:] = t[1:] != t[:-1]
+    row_time = np.cumsum(new_time) - 1
+    event_sorted = event[order]
+    event_rows = np.flatnonzero(event_sorted)
+    times_of_events = row_time[event_rows]
+    new_group = np.ones(len(event_rows), dtype=bool)
+    new_group[1:] = times_of_events[1:] != times_of_events[:-1]
+    event_start = np.flatnonzero(new_group)
     event_group = np.cumsum(new_group) - 1
-    rank = np.arange(len(event_pos)) - group_start[event_group]
-    group_size = np.diff(np.append(group_start, len(event_pos)))
-    return _RiskSets(order, risk_start, event_pos, group_start, event_group, rank, group_size)
+    size = np.diff(np.append(event_start, len(event_rows)))
+    rank = np.arange(len(event_rows)) - event_start[event_group]
+    risk_first = np.searchsorted(t, t[event_rows[event_start]], side="left")
+    tied = size[event_group] > 1
+    tied_group = np.flatnonzero(size > 1)
+    tied_start = np.searchsorted(event_group[tied], tied_group, side="left")
+    return _RiskSets(
+        order, row_time, int(row_time[-1]) + 1, event_sorted, risk_first,
+        times_of_events[event_start], event_start, event_group, rank / size[event_group],
+        event_rows[tied], tied_start, tied_group,
+    )
+
+
+def _reverse_cumsum(values: np.ndarray) -> np.ndarray:
+    """Sums from each position to the end, along the last axis."""
+    return np.cumsum(values[..., ::-1], axis=-1)[..., ::-1]
+
+
+def _tied_sums(w: np.ndarray, wx: np.ndarray, rs: _RiskSets) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``w`` and ``w x`` over the tied events of each event time (0 where untied)."""
+    d0 = np.zeros(len(rs.risk_first))
+    d1 = np.zeros((wx.shape[0], len(rs.risk_first)))
+    if len(rs.tied_rows):
+        d0[rs.tied_group] = np.add.reduceat(w[rs.tied_rows], rs.tied_start)
+        d1[:, rs.tied_group] = np.add.reduceat(wx[:, rs.tied_rows], rs.tied_start, axis=1)
+    return d0, d1
 
 
 def _derivatives(
-    X: np.ndarray, eta: np.ndarray, rs: _RiskSets, efron: bool
+    XT: np.ndarray, eta: np.ndarray, rs: _RiskSets, efron: bool, x_event_sum: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log partial likelihood, its gradient and the negative Hessian (all sorted inputs)."""
+    """Log partial likelihood, its gradient and the negative Hessian.
+
+    ``XT`` is the transposed design (p, n) of the rows sorted by time. Row-level work
+    is two reverse cumulative sums and one ``X' diag(v) X``; tie corrections are formed
+    only for the times with tied events.
+    """
     shift = eta.max()
     w = np.exp(eta - shift)
-    wx = X * w[:, None]
-    s0 = np.cumsum(w[::-1])[::-1]
-    s1 = np.cumsum(wx[::-1], axis=0)[::-1]
-    pos = rs.event_pos
-    risk0 = s0[rs.risk_start[pos]]
-    risk1 = s1[rs.risk_start[pos]]
-    if efron:
-        tied0 = np.add.reduceat(w[pos], rs.group_start)[rs.event_group]
-        tied1 = np.add.reduceat(wx[pos], rs.group_start, axis=0)[rs.event_group]
-        frac = rs.rank / rs.group_size[rs.event_group]
-    else:
-        tied0 = np.zeros(len(pos))
-        tied1 = np.zeros((len(pos), X.shape[1]))
-        frac = np.zeros(len(pos))
-    phi = risk0 - frac * tied0
-    mean = (risk1 - frac[:, None] * tied1) / phi[:, None]
-    loglik = float(eta[pos].sum() - (np.log(phi) + shift).sum())
-    gradient = X[pos].sum(axis=0) - mean.sum(axis=0)
-    inv_phi_by_group = np.add.reduceat(1.0 / phi, rs.group_start)
-    # a_j: sum of 1/phi over events at or before row j's time (risk-set membership)
-    cum_inv = np.cumsum(inv_phi_by_group)
-    event_times_idx = rs.risk_start[pos][rs.group_start]  # sorted position where each group starts
-    weight_a = _cumulative_at(cum_inv, event_times_idx, len(eta))
-    weight = w * weight_a
-    if efron:
-        frac_by_group = np.add.reduceat(frac / phi, rs.group_start)
-        weight_b = np.zeros(len(eta))
-        weight_b[pos] = frac_by_group[rs.event_group]
-        weight = weight - w * weight_b
-    information = (X * weight[:, None]).T @ X - mean.T @ mean
+    wx = XT * w
+    s0 = _reverse_cumsum(w)[rs.risk_first]
+    s1 = _reverse_cumsum(wx)[:, rs.risk_first]
+    frac = rs.fraction if efron else np.zeros(len(rs.fraction))
+    d0, d1 = _tied_sums(w, wx, rs) if efron else (np.zeros_like(s0), np.zeros_like(s1))
+    phi = s0[rs.event_group] - frac * d0[rs.event_group]
+    inv, frac_inv, inv2, frac_inv2, frac2_inv2, log_phi = (
+        np.add.reduceat(v, rs.event_start)
+        for v in (1 / phi, frac / phi, 1 / phi**2, frac / phi**2, frac**2 / phi**2, np.log(phi))
+    )
+    loglik = float(eta[rs.event_sorted].sum() - log_phi.sum() - shift * len(phi))
+    gradient = x_event_sum - s1 @ inv + d1 @ frac_inv
+    by_time = np.zeros((2, rs.n_times))
+    by_time[0, rs.event_time] = inv
+    by_time[1, rs.event_time] = frac_inv
+    row_weight = w * np.cumsum(by_time[0])[rs.row_time]
+    row_weight -= np.where(rs.event_sorted, w, 0.0) * by_time[1][rs.row_time]
+    cross = (s1 * frac_inv2) @ d1.T
+    second = (s1 * inv2) @ s1.T - cross - cross.T + (d1 * frac2_inv2) @ d1.T
+    information = (XT * row_weight) @ XT.T - second
     return loglik, gradient, information
-
-
-def _cumulative_at(cum_values: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
-    """For each sorted row j: the last ``cum_values[g]`` with ``starts[g] <= j`` (0 if none)."""
-    idx = np.searchsorted(starts, np.arange(n), side="right") - 1
-    out = np.where(idx >= 0, cum_values[np.maximum(idx, 0)], 0.0)
-    return out
 
 
 def fit_cox(
@@ -142,17 +165,22 @@ def fit_cox(
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be one of ['efron', 'breslow']; got {ties!r}")
     rs = _risk_sets(time, event.astype(bool))
-    Xs = np.ascontiguousarray(X[rs.order], dtype=np.float64)
+    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T[:, rs.order])
     off = np.zeros(len(time)) if offset is None else np.asarray(offset, dtype=np.float64)[rs.order]
     beta = np.zeros(X.shape[1]) if init is None else np.asarray(init, dtype=np.float64).copy()
     efron = ties == "efron"
-    loglik, grad, info = _derivatives(Xs, Xs @ beta + off, rs, efron)
+    x_event_sum = XT[:, rs.event_sorted].sum(axis=1)
+
+    def derivatives(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return _derivatives(XT, b @ XT + off, rs, efron, x_event_sum)
+
+    loglik, grad, info = derivatives(beta)
     converged = False
     n_iter = 0
     while n_iter < max_iter and not converged:
         n_iter += 1
         step = _newton_step(info, grad)
-        beta, loglik, grad, info = _damped_update(Xs, off, rs, efron, beta, step, loglik)
+        beta, loglik, grad, info = _damped_update(derivatives, beta, step, loglik)
         converged = bool(np.max(np.abs(step)) < tol)
     covariance = np.linalg.pinv(info) if X.shape[1] else np.zeros((0, 0))
     return CoxFit(beta, covariance, loglik, n_iter, converged)
@@ -166,10 +194,7 @@ def _newton_step(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
 
 
 def _damped_update(
-    Xs: np.ndarray,
-    off: np.ndarray,
-    rs: _RiskSets,
-    efron: bool,
+    derivatives: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
     beta: np.ndarray,
     step: np.ndarray,
     loglik: float,
@@ -178,11 +203,11 @@ def _damped_update(
     scale = 1.0
     for _ in range(30):
         candidate = beta + scale * step
-        new = _derivatives(Xs, Xs @ candidate + off, rs, efron)
+        new = derivatives(candidate)
         if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * (1 + abs(loglik)):
             return (candidate, *new)
         scale /= 2
-    return (beta, loglik, *_derivatives(Xs, Xs @ beta + off, rs, efron)[1:])
+    return (beta, *derivatives(beta))
 
 
 def breslow_cumulative_hazard(

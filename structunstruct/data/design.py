@@ -94,7 +94,12 @@ class StructuredDesign:
         return len(self.feature_names)
 
     def fit(self, X: pd.DataFrame) -> StructuredDesign:
-        """Learn levels and scaling from the training frame."""
+        """Learn levels, spline bases and scaling from the training frame."""
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Fit on ``X`` and return its standardized design (computed once)."""
         self.encodings_ = [self._fit_term(X, term) for term in self.terms]
         raw = self._raw_design(X)
         smooth = self._smooth_mask()
@@ -105,7 +110,7 @@ class StructuredDesign:
             names = [n for n, c in zip(self.feature_names, constant) if c]
             raise ValueError(f"structured column(s) {names} are constant in the training data")
         self.scale_ = scale
-        return self
+        return (raw - self.center_) / self.scale_
 
     @property
     def penalty_blocks(self) -> list[PenaltyBlock]:
@@ -166,8 +171,7 @@ class StructuredDesign:
                     "a constant column has no effect to estimate"
                 )
             return _TermEncoding(term, levels)
-        check_finite_column(column, term.column, role="structured")
-        return _TermEncoding(term)
+        return _TermEncoding(term)  # finiteness is checked when the column is encoded
 
     def _raw_design(self, X: pd.DataFrame) -> np.ndarray:
         blocks = [self._encode(X, enc) for enc in self.encodings_]

@@ -59,7 +59,7 @@ class InputBuilder:
     n_image_features : int
         Principal components kept by PCA.
 
-    The arrays are ``"structured"`` (standardized design, float32), ``"numeric"`` and
+    The arrays are ``"structured"`` (standardized design, float64), ``"numeric"`` and
     ``"categorical"`` (deep tabular inputs), ``"image"`` (float32, (n, C, H, W)) and
     ``"text"`` (word ids, int64, (n, max_tokens)).
     """
@@ -80,10 +80,11 @@ class InputBuilder:
 
     def fit_transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Fit every preprocessing step on ``X`` and return its arrays."""
-        self.design_ = StructuredDesign(self.roles.structured).fit(X)
+        self.design_ = StructuredDesign(self.roles.structured)
+        arrays = {"structured": self.design_.fit_transform(X)}
         if self.roles.tabular:
             self.tabular_ = TabularPreprocessor(self.roles.tabular).fit(X)
-        arrays = self._tabular_arrays(X)
+            arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
         if self.roles.image is not None:
             raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
             self.images_ = ImageNormalizer().fit(raw)
@@ -150,7 +151,7 @@ class InputBuilder:
         return int(self.images_.shape_[0])
 
     def _tabular_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
-        arrays = {"structured": self.design_.transform(X).astype(np.float32)}
+        arrays = {"structured": self.design_.transform(X)}
         if self.tabular_ is not None:
             arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
         return arrays

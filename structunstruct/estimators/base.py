@@ -208,8 +208,11 @@ class SemiStructuredMixin:
 
 
 def as_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """Numpy arrays to CPU tensors (sharing memory where possible)."""
-    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    """Numpy arrays to CPU tensors; float64 becomes float32 (the networks' precision)."""
+    return {
+        k: torch.from_numpy(np.ascontiguousarray(v, np.float32 if v.dtype == np.float64 else None))
+        for k, v in arrays.items()
+    }
 
 
 def iterate_chunks(tensors: dict[str, torch.Tensor], size: int) -> Iterator[dict[str, torch.Tensor]]:

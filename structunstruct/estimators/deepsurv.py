@@ -195,7 +195,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
             raise ValueError("the model has no inputs: give structured terms, tabular columns or an image")
         rng, seed = self._random_generators()
         module = self._build_predictor(roles, builder, seed)
-        design = builder.design_.transform(X)
+        design = arrays["structured"]
         time, event = np.ascontiguousarray(target["time"]), np.ascontiguousarray(target["event"])
         if roles.has_deep_part:
             fit, eta = self._fit_deep(module, arrays, design, time, event, rng, seed)
@@ -270,8 +270,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         """
         check_is_fitted(self, "module_")
         arrays = self.inputs_.transform(X)
-        design = self.inputs_.design_.transform(X)
-        eta = design @ (self.coef_ * self.inputs_.design_.scale_)
+        eta = arrays["structured"] @ (self.coef_ * self.inputs_.design_.scale_)
         if self.module_.has_deep_part:
             eta = eta + self._outputs(self.module_, arrays)["deep"][:, 0]
         return eta

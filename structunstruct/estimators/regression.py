@@ -1,0 +1,443 @@
+"""SemiStructuredRegressor: semi-structured deep distributional regression."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..classical.distributional import DistributionalFit, fit_distributional
+from ..data import StructuredDesign, parse_structured
+from ..data.roles import check_columns_present, check_is_dataframe
+from ..nn import Orthogonalization
+from ..nn.families import DistributionalPredictor, Family, get_family
+from ._ssdr_deep import (
+    DEEP_STRATEGIES,
+    freeze_location_structure,
+    make_loss,
+    random_holdout,
+    set_structured_weights,
+)
+from ._ssdr_structured import StructuredParts
+from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors
+
+_TERMS = [str, list, tuple, None]
+
+
+class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator):
+    """Semi-structured deep distributional regression (Rügamer, Kolb & Klein).
+
+    Every parameter of a distribution ``family`` has its own additive predictor,
+    mapped through the parameter's natural link (see :mod:`structunstruct.nn.families`):
+
+    - the location ``loc`` (the mean of the normal, Poisson, gamma, ... families):
+      ``eta = b0 + X beta + sum_j f_j(x_j) + h(tabular, image)`` with linear terms,
+      categorical dummies and centred P-splines ``s(col)`` from ``structured``, and a
+      deep part fed by ``tabular`` columns and an ``image`` column;
+    - every further parameter (``scale``, ``shape``): an intercept plus its own
+      structured terms (``scale="x1 + s(x2)"``); a constant when ``None``.
+
+    Regimes, all the same estimator:
+
+    - only ``structured`` terms (``tabular=[]``, no image): a classical (generalized)
+      additive model for location, scale and shape, fitted by full-batch penalized
+      maximum likelihood to convergence (float64 Newton-Raphson); it agrees with
+      statsmodels OLS (normal) and GLM (Poisson, gamma with log link);
+    - **wide & deep**: the same columns in ``structured`` and ``tabular``. The deep
+      network can then absorb the linear effects; ``orthogonalize=True`` adds the
+      orthogonalization cell, which projects the deep latent features on the
+      orthogonal complement of ``[1, X]`` so the structured coefficients keep their
+      classical meaning. Alternatives (``deep_strategy``): ``"two_stage"`` (Law et al.
+      2019: structured model first, deep part on its fixed predictor) and
+      ``"post_hoc"`` (train without the cell, then move the linear projection of the
+      deep part on ``[1, X]`` into the structured coefficients);
+    - image (+ tabular) models: the deep part of the location is an image encoder.
+
+    Deep models are trained on the negative log-likelihood by mini-batch AdamW,
+    starting from the structured fit; afterwards all structured coefficients are
+    refitted by full-batch maximum likelihood with the deep part as a fixed offset,
+    so ``summary_`` and its standard errors are conditional on the deep part.
+
+    Parameters
+    ----------
+    structured : str or list of str, optional
+        Terms of the location: columns (categoricals are dummy-coded against their first
+        level) and smooths ``s(col)`` / ``s(col, df=6)`` (default 4 effective df).
+    tabular : list of str, optional
+        Columns of the deep tabular network; default every column but the image/text
+        column; ``[]`` for none.
+    image : str, optional
+        Column of images (arrays (H, W) or (H, W, C), or paths).
+    text : str, optional
+        Column of strings (not available in this version).
+    image_encoder, pretrained, image_size, augment, fusion
+        As in :class:`~structunstruct.DeepSurv`.
+    orthogonalize : bool, default=False
+        Orthogonalization cell in the network (needs structured terms).
+    family : str, default="normal"
+        One of ``bernoulli``, ``beta``, ``gamma``, ``laplace``, ``lognormal``,
+        ``negbin``, ``normal``, ``poisson``, ``student_t``.
+    scale : str or list of str, optional
+        Structured terms of the ``scale`` parameter (sd, dispersion, precision).
+    shape : str or list of str, optional
+        Structured terms of the ``shape`` parameter (``student_t`` degrees of freedom).
+    deep_strategy : {"joint", "two_stage", "post_hoc"}, default="joint"
+        How structured and deep parts are fitted (``orthogonalize`` applies to
+        ``"joint"`` only).
+    hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs,
+    early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
+        Training settings, as in :class:`~structunstruct.DeepSurv` (the validation rows
+        are a random share; early stopping watches their negative log-likelihood).
+
+    Attributes
+    ----------
+    module_ : structunstruct.nn.families.DistributionalPredictor
+    family_ : Family
+    summary_ : pandas.DataFrame
+        Index ``(parameter, term)``; columns coef, se, lower/upper 95%, z, p. For the
+        normal family the se use the ML variance (``RSS / n``): OLS se times
+        ``sqrt(n / (n - p))``.
+    coef_ : ndarray of shape (n_structured_features,)
+        Location coefficients (original scale, no intercept).
+    intercept_ : float
+    structured_fit_ : DistributionalFit
+        The fit on the standardized designs.
+    log_likelihood_ : float
+        Training log-likelihood.
+    history_ : list of dict
+    network_coef_ : ndarray
+        Location intercept and slopes as trained by the network, on the standardized
+        design, before the final refit (deep models only).
+    feature_names_in_, n_features_in_
+
+    Examples
+    --------
+    >>> import structunstruct as su
+    >>> X, y = su.datasets.make_regression_images(500, random_state=0)
+    >>> # classical heteroscedastic model: OLS-like mean, log-linear standard deviation
+    >>> gam = su.SemiStructuredRegressor(structured="x1 + s(x2) + sex", scale="x1",
+    ...                                  tabular=[]).fit(X, y)
+    >>> # wide & deep: the same columns in the structured and the deep tabular part,
+    >>> # kept identifiable by the orthogonalization cell
+    >>> wide_deep = su.SemiStructuredRegressor(
+    ...     structured=["x1", "x2", "sex"], tabular=["x1", "x2", "sex"],
+    ...     orthogonalize=True, max_epochs=5, random_state=0).fit(X, y)
+    >>> wide_deep.summary_.loc["loc"].shape
+    (4, 6)
+    """
+
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "family": [str],
+        "scale": _TERMS,
+        "shape": _TERMS,
+        "deep_strategy": [StrOptions(set(DEEP_STRATEGIES))],
+    }
+
+    def __init__(
+        self,
+        structured: str | Sequence[str] | None = None,
+        tabular: Sequence[str] | None = None,
+        image: str | None = None,
+        text: str | None = None,
+        *,
+        family: str = "normal",
+        scale: str | Sequence[str] | None = None,
+        shape: str | Sequence[str] | None = None,
+        image_encoder: str | torch.nn.Module = "smallcnn",
+        pretrained: bool | str = False,
+        image_size: int | Sequence[int] | None = None,
+        augment: bool = True,
+        fusion: str = "joint",
+        orthogonalize: bool = False,
+        deep_strategy: str = "joint",
+        hidden_layers: Sequence[int] = (64, 32),
+        fusion_layers: Sequence[int] = (32,),
+        dropout: float = 0.1,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 256,
+        max_epochs: int = 100,
+        early_stopping: int | None = 10,
+        validation_fraction: float = 0.15,
+        device: str = "auto",
+        precision: str = "auto",
+        random_state: Any = None,
+        verbose: bool = False,
+        callbacks: Sequence[Any] | None = None,
+    ) -> None:
+        self.structured = structured
+        self.tabular = tabular
+        self.image = image
+        self.text = text
+        self.family = family
+        self.scale = scale
+        self.shape = shape
+        self.image_encoder = image_encoder
+        self.pretrained = pretrained
+        self.image_size = image_size
+        self.augment = augment
+        self.fusion = fusion
+        self.orthogonalize = orthogonalize
+        self.deep_strategy = deep_strategy
+        self.hidden_layers = hidden_layers
+        self.fusion_layers = fusion_layers
+        self.dropout = dropout
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any) -> SemiStructuredRegressor:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        self._check_common_params()
+        check_is_dataframe(X)
+        family = get_family(self.family)
+        y = self._check_target(family, y, len(X))
+        self._check_strategy()
+        roles, builder, arrays = self._fit_inputs(X)
+        if not roles.structured and not roles.has_deep_part:
+            raise ValueError("the model has no inputs: give structured terms, tabular columns or an image")
+        parts = StructuredParts(family, [builder.design_, *self._other_designs(family, X)])
+        matrices = parts.matrices(X)
+        rng, seed = self._random_generators()
+        module = self._build_module(roles, builder, parts, seed)
+        fit = self._fit_structured(parts, y, matrices)
+        self.history_ = []
+        if roles.has_deep_part:
+            fit = self._fit_deep(module, parts, arrays, matrices, y, fit, rng, seed)
+        set_structured_weights(module, fit.coef)
+        self._store_fit(X, roles, builder, parts, module, fit)
+        return self
+
+    @staticmethod
+    def _check_target(family: Family, y: Any, n: int) -> np.ndarray:
+        y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        if len(y) != n:
+            raise ValueError(f"y has {len(y)} values but X has {n} rows")
+        family.check_target(y)
+        return y
+
+    def _check_strategy(self) -> None:
+        if self.deep_strategy != "joint" and self.orthogonalize:
+            raise ValueError(
+                f"deep_strategy={self.deep_strategy!r} replaces the orthogonalization cell; "
+                "set orthogonalize=False (the cell belongs to deep_strategy='joint')"
+            )
+        if self.deep_strategy != "joint" and not parse_structured(self.structured):
+            raise ValueError(f"deep_strategy={self.deep_strategy!r} needs structured terms")
+
+    def _other_designs(self, family: Family, X: pd.DataFrame) -> list[StructuredDesign]:
+        for name in ("scale", "shape"):
+            if getattr(self, name) is not None and name not in family.parameters:
+                raise ValueError(
+                    f"family {family.name!r} has no {name!r} parameter; its parameters are "
+                    f"{list(family.parameters)}"
+                )
+        designs = []
+        for name in family.parameters[1:]:
+            terms = parse_structured(getattr(self, name))
+            check_columns_present(X, [t.column for t in terms], role=name)
+            designs.append(StructuredDesign(terms).fit(X))
+        return designs
+
+    def _build_module(self, roles, builder, parts: StructuredParts, seed: int) -> DistributionalPredictor:
+        location = self._build_predictor(roles, builder, seed, n_outputs=1, bias=True)
+        sizes = [d.n_features for d in parts.designs[1:]]
+        return DistributionalPredictor(location, sizes, parts.family.parameters[1:])
+
+    def _fit_structured(self, parts, y, matrices, offsets=None, init=None) -> DistributionalFit:
+        return fit_distributional(
+            parts.family, y, matrices, offsets=offsets, smooths=parts.smooths(),
+            init=parts.initial(y) if init is None else init,
+        )
+
+    def _fit_deep(self, module, parts, arrays, matrices, y, start, rng, seed) -> DistributionalFit:
+        if self.deep_strategy == "two_stage":
+            set_structured_weights(module, start.coef)
+            freeze_location_structure(module)
+        else:  # intercepts and further parameters start at the structured fit, loc slopes at 0
+            loc = np.concatenate([start.coef[0][:1], np.zeros(len(start.coef[0]) - 1)])
+            set_structured_weights(module, [loc, *start.coef[1:]])
+        arrays = {**arrays, **{f"structured_{n}": m[:, 1:].astype(np.float32)
+                              for n, m in zip(parts.family.parameters[1:], matrices[1:])}}
+        tensors = as_tensors(arrays)
+        tensors["y"] = torch.as_tensor(y, dtype=torch.float32)
+        valid = random_holdout(len(y), self.validation_fraction, rng)
+        loss_fn = make_loss(parts.family, module, parts.smooths(), start.smoothing, len(y) - len(valid))
+        trainer = self._train(module, tensors, loss_fn, valid, seed)
+        self.history_ = trainer.history
+        self.best_epoch_ = trainer.best_epoch
+        if self.deep_strategy == "post_hoc":
+            module.location.orthogonalization = Orthogonalization()
+        self._fit_orthogonal_projection(module.location, arrays)
+        self.network_coef_ = np.concatenate(
+            [c.detach().double().numpy().ravel() for c in _structured_tensors(module)]
+        )
+        deep = self._outputs(module, arrays)["deep"][:, 0]
+        return self._refit(parts, matrices, y, start, deep)
+
+    def _refit(self, parts, matrices, y, start, deep) -> DistributionalFit:
+        if self.deep_strategy != "two_stage":
+            offsets = [deep] + [None] * (len(matrices) - 1)
+            return self._fit_structured(parts, y, matrices, offsets, init=start.coef)
+        loc = matrices[0] @ start.coef[0] + deep
+        empty = np.zeros((len(y), 0))
+        fit = fit_distributional(
+            parts.family, y, [empty, *matrices[1:]], offsets=[loc] + [None] * (len(matrices) - 1),
+            smooths=[s for s in parts.smooths() if s.parameter > 0], init=[np.zeros(0), *start.coef[1:]],
+        )
+        return _two_stage_fit(start, fit)
+
+    def _store_fit(self, X, roles, builder, parts, module, fit) -> None:
+        module.eval()
+        self.module_ = module
+        self.roles_ = roles
+        self.inputs_ = builder
+        self.family_ = parts.family
+        self.parts_ = parts
+        self.structured_fit_ = fit
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.summary_ = parts.summary(fit.coef, fit.covariance)
+        loc = self.summary_.loc["loc", "coef"].to_numpy()
+        self.intercept_, self.coef_ = float(loc[0]), loc[1:]
+        self.log_likelihood_ = fit.log_likelihood
+        self.converged_ = fit.converged
+
+    # -- prediction --------------------------------------------------------------------
+    def _predictors(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "module_")
+        arrays = self.inputs_.transform(X)
+        eta = self.parts_.linear_predictors(X, self.structured_fit_.coef)
+        if self.module_.location.has_deep_part:
+            eta[:, 0] += self._outputs(self.module_.location, arrays)["deep"][:, 0]
+        return eta
+
+    def _parameters(self, X: pd.DataFrame) -> dict[str, torch.Tensor]:
+        eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
+        return self.family_.transform(eta)
+
+    def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Distribution parameters per row: one column per parameter, index ``X.index``."""
+        params = self._parameters(X)
+        return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Predicted mean, shape (n_samples,)."""
+        return self.family_.mean(self._parameters(X)).numpy()
+
+    def predict_quantile(self, X: pd.DataFrame, q: float | Sequence[float]) -> np.ndarray:
+        """Quantiles of the predicted distribution.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+        q : float or sequence of float in (0, 1)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for a scalar ``q``, else (n_samples, len(q)).
+        """
+        levels = np.asarray(q, dtype=np.float64)
+        if ((levels <= 0) | (levels >= 1)).any():
+            raise ValueError(f"quantile levels must lie in (0, 1); got {q!r}")
+        params = {k: v.numpy() for k, v in self._parameters(X).items()}
+        out = np.column_stack([self.family_.quantile(params, float(p)) for p in levels.ravel()])
+        return out[:, 0] if levels.ndim == 0 else out
+
+    def predict_interval(self, X: pd.DataFrame, coverage: float = 0.9) -> np.ndarray:
+        """Equal-tailed prediction interval, shape (n_samples, 2): lower, upper."""
+        if not 0 < coverage < 1:
+            raise ValueError(f"coverage must lie in (0, 1); got {coverage!r}")
+        return self.predict_quantile(X, [(1 - coverage) / 2, (1 + coverage) / 2])
+
+    def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
+        """Total log-likelihood of ``y`` under the predicted distributions."""
+        eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
+        y = self._check_target(self.family_, y, len(X))
+        return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
+
+    def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
+        """R² of the predicted mean."""
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
+
+    def partial_effect(
+        self, term: str, parameter: str = "loc", grid: Any = None, n_points: int = 100
+    ) -> pd.DataFrame:
+        """Partial effect of a smooth term on its parameter's predictor (link scale).
+
+        Parameters
+        ----------
+        term : str
+            A smooth term, e.g. ``"s(bmi)"``.
+        parameter : str, default="loc"
+        grid : array-like, optional
+            Values of the term's column; default ``n_points`` over the training range.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The column's values, ``effect`` (centred over the training data), ``se``,
+            ``lower 95%``, ``upper 95%``.
+        """
+        check_is_fitted(self, "module_")
+        if parameter not in self.family_.parameters:
+            raise ValueError(f"unknown parameter {parameter!r}; known: {list(self.family_.parameters)}")
+        if grid is None:
+            design = self.parts_.designs[self.family_.parameters.index(parameter)]
+            basis = next((e.basis for e in design.encodings_ if str(e.term) == term and e.basis), None)
+            lower, upper = (basis.lower_, basis.upper_) if basis is not None else (0.0, 1.0)
+            grid = np.linspace(lower, upper, n_points)
+        grid = np.asarray(grid, dtype=np.float64).ravel()
+        return self.parts_.partial_effect(self.structured_fit_, term, parameter, grid)
+
+
+def _structured_tensors(module: DistributionalPredictor) -> list[torch.Tensor]:
+    location = module.location
+    weights = [location.bias]
+    if location.structured is not None:
+        weights.append(location.structured.weight)
+    return weights
+
+
+def _two_stage_fit(stage_one: DistributionalFit, others: DistributionalFit) -> DistributionalFit:
+    """Location from stage one, further parameters refitted; block-diagonal covariance."""
+    p = len(stage_one.coef[0])
+    rest = others.covariance
+    covariance = np.zeros((p + len(rest), p + len(rest)))
+    covariance[:p, :p] = stage_one.covariance[:p, :p]
+    covariance[p:, p:] = rest
+    return DistributionalFit(
+        [stage_one.coef[0], *others.coef[1:]], covariance, others.log_likelihood,
+        stage_one.smoothing, stage_one.edf, others.n_iter, others.converged,
+    )
+
+
+__all__ = ["SemiStructuredRegressor"]
