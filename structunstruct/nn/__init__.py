@@ -13,6 +13,7 @@ from .encoders import (
     list_image_encoders,
     register_image_encoder,
 )
+from .families import DistributionalPredictor, get_family, list_families
 from .fusion import ConcatFusion
 from .losses import CoxPHLoss, cox_ph_loss
 from .orthogonalization import Orthogonalization, orthogonal_complement
@@ -22,6 +23,7 @@ __all__ = [
     "BagOfWordsEncoder",
     "AdditivePredictor",
     "ConcatFusion",
+    "DistributionalPredictor",
     "CoxPHLoss",
     "ImageEncoder",
     "Orthogonalization",
@@ -29,6 +31,8 @@ __all__ = [
     "TabularEncoder",
     "cox_ph_loss",
     "create_image_encoder",
+    "get_family",
+    "list_families",
     "list_image_encoders",
     "orthogonal_complement",
     "register_image_encoder",
