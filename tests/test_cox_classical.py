@@ -91,3 +91,15 @@ def test_large_linear_predictor_is_stable(rng):
     event = np.ones(n, dtype=bool)
     fit = fit_cox(X, time, event)
     assert np.isfinite(fit.coef).all() and np.isfinite(fit.log_likelihood)
+
+
+def test_monotone_likelihood_warns(gbsg2):
+    """A level with no events drives its coefficient to infinity: warn, do not hide it."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = gbsg2
+    X = X[["age"]].assign(group=np.where(np.arange(len(X)) % 7 == 0, "a", "b"))
+    y = y.copy()
+    y["event"][X["group"].to_numpy() == "a"] = False
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        su.DeepSurv(structured=["age", "group"], tabular=[]).fit(X, y)

@@ -171,7 +171,7 @@ def test_report_markdown_links_figures(tmp_path):
 
 def test_settings_quick_and_full():
     quick, full = DemoSettings(quick=True), DemoSettings()
-    assert (quick.n_images, quick.n_train_images, quick.image_max_epochs) == (1500, 1000, 30)
+    assert (quick.n_images, quick.n_train_images, quick.image_max_epochs) == (1500, 1000, 20)
     assert (full.n_images, full.n_train_images) == (3000, 2000)
 
 

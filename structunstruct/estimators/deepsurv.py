@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -248,6 +250,12 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         scale = builder.design_.scale_
         names = builder.design_.feature_names
         if fit is not None:
+            if not fit.converged:
+                warnings.warn(
+                    "the Cox partial likelihood did not converge (coefficients may diverge, "
+                    "e.g. a level without events: monotone likelihood); check summary_",
+                    ConvergenceWarning, stacklevel=3,
+                )
             self.coef_ = fit.coef / scale
             covariance = fit.covariance / np.outer(scale, scale)
             self.log_likelihood_ = fit.log_likelihood
