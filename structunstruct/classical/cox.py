@@ -127,7 +127,8 @@ def _derivatives(
     row_weight -= np.where(rs.event_sorted, w, 0.0) * by_time[1][rs.row_time]
     cross = (s1 * frac_inv2) @ d1.T
     second = (s1 * inv2) @ s1.T - cross - cross.T + (d1 * frac2_inv2) @ d1.T
-    information = (XT * row_weight) @ XT.T - second
+    root = XT * np.sqrt(np.clip(row_weight, 0.0, None))  # row weights are >= 0: Z Z' (syrk)
+    information = root @ root.T - second
     return loglik, gradient, information
 
 
