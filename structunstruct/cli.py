@@ -43,6 +43,28 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_demo)
 
 
+def _run_benchmark(args: argparse.Namespace) -> int:
+    import sys
+
+    sys.path.insert(0, str(Path.cwd()))  # the suites live in the repository's benchmarks/
+    try:
+        from benchmarks.suite import run_suite
+    except ImportError as error:
+        raise SystemExit("structunstruct benchmark needs the repository's benchmarks/ "
+                         f"folder (run it from the repository root): {error}") from error
+    return run_suite(args.suite, quick=args.quick, output=args.output)
+
+
+def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``benchmark`` subcommand (suites in ``benchmarks/suite``)."""
+    parser = subparsers.add_parser("benchmark", help="run a benchmark suite (survival, images)")
+    parser.add_argument("suite", metavar="SUITE", help="survival or images")
+    parser.add_argument("--quick", action="store_true", help="small CI run (< 2 minutes)")
+    parser.add_argument("--output", default=None, metavar="DIR",
+                        help="results folder (default: benchmarks/results)")
+    parser.set_defaults(handler=_run_benchmark)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``structunstruct`` argument parser with every subcommand."""
     from . import __version__
@@ -54,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_demo(subparsers)
+    register_benchmark(subparsers)
     return parser
 
 
