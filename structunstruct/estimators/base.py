@@ -229,6 +229,16 @@ def step_function_values(knots: np.ndarray, values: np.ndarray, grid: np.ndarray
 
 
 
+def median_survival_time(survival: pd.DataFrame) -> np.ndarray:
+    """First time at which each column of a survival DataFrame drops to 0.5 or below.
+
+    Returns ``inf`` where the curve stays above 0.5; shape (n_columns,).
+    """
+    below = survival.to_numpy() <= 0.5
+    times = survival.index.to_numpy()
+    return np.where(below.any(axis=0), times[below.argmax(axis=0)], np.inf)
+
+
 def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
     """Indices of a validation split stratified by the event indicator."""
     if fraction <= 0:
@@ -246,6 +256,7 @@ __all__ = [
     "SemiStructuredMixin",
     "as_tensors",
     "iterate_chunks",
+    "median_survival_time",
     "step_function_values",
     "stratified_holdout",
 ]

@@ -22,6 +22,7 @@ from .base import (
     COMMON_CONSTRAINTS,
     SemiStructuredMixin,
     as_tensors,
+    median_survival_time,
     step_function_values,
     stratified_holdout,
 )
@@ -313,10 +314,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        survival = self.predict_survival_function(X).to_numpy()
-        below = survival <= 0.5
-        first = below.argmax(axis=0)
-        return np.where(below.any(axis=0), self.event_times_[first], np.inf)
+        return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
         """Harrell's concordance index of :meth:`predict` on ``(X, y)``."""

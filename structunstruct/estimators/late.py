@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..classical import breslow_cumulative_hazard, fit_cox
 from ..data import as_survival_target
 from ..data.roles import check_is_dataframe
-from .base import step_function_values
+from .base import median_survival_time, step_function_values
 from .summary import coefficient_table
 
 
@@ -141,10 +141,7 @@ class LateFusion(BaseEstimator):
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row (``inf`` when S(t) stays above 0.5)."""
-        survival = self.predict_survival_function(X)
-        below = survival.to_numpy() <= 0.5
-        times = survival.index.to_numpy()
-        return np.where(below.any(axis=0), times[below.argmax(axis=0)], np.inf)
+        return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
         """Harrell's C of the combined log-risk."""

@@ -129,7 +129,7 @@ def create_image_encoder(
         return ImageEncoder(encoder, augment)
     if pretrained is True:
         raise ValueError(
-            "pretrained=True would download weights, which is not possible here; pass the "
+            "pretrained=True would download weights, which is not possible here; pass the "  # offline-ok
             "path of a local checkpoint instead"
         )
     if encoder in _BUILTIN:
