@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: test demo demo-quick lint benchmark-cox venv clean
+.PHONY: test demo demo-quick lint benchmark-cox benchmark-quick venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ lint: $(STAMP)
 
 benchmark-cox: $(STAMP)
 	$(PY) -m benchmarks.cox_speed
+
+benchmark-quick: $(STAMP)
+	$(PY) -m structunstruct benchmark survival --quick --output $$(mktemp -d)
 
 clean:
 	rm -rf $(VENV) reports .pytest_cache
