@@ -63,7 +63,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
 }
 
 
-def check_not_fitted_columns(X: pd.DataFrame) -> None:
+def check_unique_columns(X: pd.DataFrame) -> None:
     """Refuse duplicated column names, which make roles ambiguous."""
     duplicated = X.columns[X.columns.duplicated()].tolist()
     if duplicated:
@@ -99,7 +99,7 @@ class SemiStructuredMixin:
     # -- inputs ----------------------------------------------------------------------
     def _fit_inputs(self, X: pd.DataFrame) -> tuple[ColumnRoles, InputBuilder, dict[str, np.ndarray]]:
         roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text)
-        check_not_fitted_columns(X)
+        check_unique_columns(X)
         if self.orthogonalize and roles.has_deep_part and not roles.structured:
             raise ValueError("orthogonalize=True needs structured terms to orthogonalize against")
         builder = InputBuilder(
