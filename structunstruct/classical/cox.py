@@ -1,8 +1,15 @@
 """The classical Cox model: Newton-Raphson on the exact partial likelihood.
 
-Gradient and Hessian are vectorised over all rows (one sort, cumulative sums and
-matrix products), O(n log n + n p^2) per iteration, with Efron or Breslow ties and an
-optional fixed offset (used to refit structured effects next to a deep part).
+Rows fall into blocks: for every distinct time, its events and its censored rows. A
+risk set is a union of whole blocks, so each Newton iteration needs from the rows only
+the block sums of ``w = exp(eta)`` and ``w x`` (one sparse-times-dense product that
+reads the design once and writes a small ``(blocks, p)`` table) and one weighted Gram
+matrix ``X' diag(v) X`` (BLAS ``syrk`` on cache-sized chunks). Risk-set sums and
+Efron's tie corrections run on the blocks, so heavily tied data cost little more than
+untied data. With few blocks the rows stay in their given order (no copy of the design
+is permuted); with many, they are sorted by time once so that block sums stream.
+Efron or Breslow ties, and an optional fixed offset (used to refit structured effects
+next to a deep part).
 """
 
 from __future__ import annotations
@@ -11,6 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
+
+# Above this many blocks the rows are sorted by time first, so that the block sums
+# write sequentially instead of scattering into a table larger than the CPU caches.
+_SORT_ABOVE_BLOCKS = 4096
+# Rows per chunk of the weighted Gram matrix (a chunk of p = 10 columns, 10 MB, stays
+# in the last-level cache of common CPUs).
+_GRAM_CHUNK = 131072
 
 
 @dataclass(frozen=True)
@@ -21,11 +36,17 @@ class CoxFit:
     ----------
     coef : ndarray of shape (p,)
     covariance : ndarray of shape (p, p)
-        Inverse observed information at ``coef``.
+        Inverse observed information (at the last Newton iterate but one, which
+        differs from ``coef`` by less than ``tol``).
     log_likelihood : float
         Log partial likelihood at ``coef``.
     n_iter : int
     converged : bool
+    event_times : ndarray of shape (m,)
+        Distinct event times, ascending.
+    baseline_cumulative_hazard : ndarray of shape (m,)
+        Breslow estimate of ``H0`` at ``event_times`` for the fitted linear predictor
+        (``X coef + offset``).
     """
 
     coef: np.ndarray
@@ -33,103 +54,202 @@ class CoxFit:
     log_likelihood: float
     n_iter: int
     converged: bool
+    event_times: np.ndarray
+    baseline_cumulative_hazard: np.ndarray
 
 
 @dataclass(frozen=True)
-class _RiskSets:
-    """Sorting and tie structure of the data, computed once per fit.
+class _Blocks:
+    """Block structure of the data, computed once per fit.
 
-    Rows are sorted by time; ``U`` distinct times, ``G`` of them with events.
+    Blocks are numbered by ascending time, and at equal times the events' block comes
+    before the censored rows' block, so the risk set of event block ``g`` is every
+    block from ``event_block[g]`` on. ``G`` blocks hold events.
     """
 
-    order: np.ndarray          # (n,) rows sorted by ascending time
-    row_time: np.ndarray       # (n,) distinct-time index 0..U-1 of each sorted row
-    n_times: int               # U
-    event_sorted: np.ndarray   # (n,) bool, event indicator of the sorted rows
-    risk_first: np.ndarray     # (G,) first sorted row of each event time (its risk set starts there)
-    event_time: np.ndarray     # (G,) distinct-time index of each event time
-    event_start: np.ndarray    # (G,) first index, among the events, of each event time
-    event_group: np.ndarray    # (n_events,) event-time index 0..G-1 of each event
-    fraction: np.ndarray       # (n_events,) Efron's l / d for the l-th of d tied events
-    tied_rows: np.ndarray      # sorted rows of the events at times with two or more events
-    tied_start: np.ndarray     # first index into tied_rows of each such time
-    tied_group: np.ndarray     # event-time index 0..G-1 of each such time
+    row_order: np.ndarray | None  # rows sorted by time, or None: rows kept as given
+    row_block: np.ndarray         # (n,) block of each row (in the working row order)
+    n_blocks: int                 # K
+    event_block: np.ndarray       # (G,) block index of each event block
+    event_count: np.ndarray       # (G,) events per event block (d)
+    event_times: np.ndarray       # (G,) time of each event block
+    block_group: np.ndarray       # (K,) event blocks at or before each block, minus 1
+    tie_group: np.ndarray         # (n_events,) event block of the l-th of d tied events
+    tie_first: np.ndarray         # (G,) first position of each event block in tie_group
+    tie_fraction: np.ndarray      # (n_events,) Efron's l / d
 
 
-def _risk_sets(time: np.ndarray, event: np.ndarray) -> _RiskSets:
-    order = np.argsort(time, kind="stable")
+def _time_order(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """Rows by ascending time, events before censored rows at equal times.
+
+    One unstable sort on a composite key: a censored time ``t`` is replaced by the next
+    float above ``t``. Should that float itself be an observed time, the order is
+    caught by the check and a two-key sort is used instead.
+    """
+    order = np.argsort(np.where(event, time, np.nextafter(time, np.inf)))
     t = time[order]
-    new_time = np.ones(len(t), dtype=bool)
-    new_time[1:] = t[1:] != t[:-1]
-    row_time = np.cumsum(new_time) - 1
-    event_sorted = event[order]
-    event_rows = np.flatnonzero(event_sorted)
-    times_of_events = row_time[event_rows]
-    new_group = np.ones(len(event_rows), dtype=bool)
-    new_group[1:] = times_of_events[1:] != times_of_events[:-1]
-    event_start = np.flatnonzero(new_group)
-    event_group = np.cumsum(new_group) - 1
-    size = np.diff(np.append(event_start, len(event_rows)))
-    rank = np.arange(len(event_rows)) - event_start[event_group]
-    risk_first = np.searchsorted(t, t[event_rows[event_start]], side="left")
-    tied = size[event_group] > 1
-    tied_group = np.flatnonzero(size > 1)
-    tied_start = np.searchsorted(event_group[tied], tied_group, side="left")
-    return _RiskSets(
-        order, row_time, int(row_time[-1]) + 1, event_sorted, risk_first,
-        times_of_events[event_start], event_start, event_group, rank / size[event_group],
-        event_rows[tied], tied_start, tied_group,
+    # Keys only tie across different times when a censored time's successor is an
+    # observed event time; sorted the wrong way round, the times then decrease.
+    if np.all(t[1:] >= t[:-1]):
+        return order
+    return np.lexsort((~event, time))
+
+
+def _blocks(time: np.ndarray, event: np.ndarray) -> _Blocks:
+    order = _time_order(time, event)
+    t, e = time[order], event[order]
+    n = len(t)
+    new_block = np.ones(n, dtype=bool)
+    new_block[1:] = (t[1:] != t[:-1]) | (e[1:] != e[:-1])
+    sorted_block = np.cumsum(new_block) - 1
+    n_blocks = int(sorted_block[-1]) + 1
+    block_start = np.flatnonzero(new_block)
+    block_has_events = e[block_start]
+    event_block = np.flatnonzero(block_has_events)
+    event_count = np.diff(np.append(block_start, n))[event_block]
+    tie_first = np.concatenate(([0], np.cumsum(event_count)[:-1])).astype(np.intp)
+    tie_group = np.repeat(np.arange(len(event_block)), event_count)
+    tie_fraction = (np.arange(len(tie_group)) - tie_first[tie_group]) / event_count[tie_group]
+    if n_blocks > _SORT_ABOVE_BLOCKS:
+        row_order, row_block = order, sorted_block
+    else:
+        row_order, row_block = None, np.empty(n, dtype=np.intp)
+        row_block[order] = sorted_block
+    return _Blocks(
+        row_order, row_block, n_blocks, event_block, event_count, t[block_start[event_block]],
+        np.cumsum(block_has_events) - 1, tie_group, tie_first, tie_fraction,
     )
 
 
 def _reverse_cumsum(values: np.ndarray) -> np.ndarray:
-    """Sums from each position to the end, along the last axis."""
-    return np.cumsum(values[..., ::-1], axis=-1)[..., ::-1]
+    """Sums from each position to the end, along the first axis."""
+    return np.cumsum(values[::-1], axis=0)[::-1]
 
 
-def _tied_sums(w: np.ndarray, wx: np.ndarray, rs: _RiskSets) -> tuple[np.ndarray, np.ndarray]:
-    """Sums of ``w`` and ``w x`` over the tied events of each event time (0 where untied)."""
-    d0 = np.zeros(len(rs.risk_first))
-    d1 = np.zeros((wx.shape[0], len(rs.risk_first)))
-    if len(rs.tied_rows):
-        d0[rs.tied_group] = np.add.reduceat(w[rs.tied_rows], rs.tied_start)
-        d1[:, rs.tied_group] = np.add.reduceat(wx[:, rs.tied_rows], rs.tied_start, axis=1)
-    return d0, d1
+@dataclass(frozen=True)
+class _Value:
+    """The partial likelihood at one coefficient vector, with what its derivatives need."""
+
+    beta: np.ndarray
+    log_likelihood: float
+    w: np.ndarray            # (n,) exp(eta - shift), a view of a reused buffer
+    shift: float
+    s0: np.ndarray           # (G,) risk-set sums of w
+    s1: np.ndarray           # (G, p) risk-set sums of w x
+    d1: np.ndarray           # (G, p) sums of w x over each block's events
+    sums: tuple[np.ndarray, ...]  # (a, b, c, e, f), each (G,): Efron sums over l
 
 
-def _derivatives(
-    XT: np.ndarray, eta: np.ndarray, rs: _RiskSets, efron: bool, x_event_sum: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log partial likelihood, its gradient and the negative Hessian.
+class _PartialLikelihood:
+    """The Cox partial likelihood of fixed data, with reused row-level buffers.
 
-    ``XT`` is the transposed design (p, n) of the rows sorted by time. Row-level work
-    is two reverse cumulative sums and one ``X' diag(v) X``; tie corrections are formed
-    only for the times with tied events.
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    event : ndarray of shape (n,), bool
+    blocks : _Blocks
+    efron : bool
+        Efron's tie correction (else Breslow's).
+    offset : ndarray of shape (n,) or None
+        Fixed part of the linear predictor.
     """
-    shift = eta.max()
-    w = np.exp(eta - shift)
-    wx = XT * w
-    s0 = _reverse_cumsum(w)[rs.risk_first]
-    s1 = _reverse_cumsum(wx)[:, rs.risk_first]
-    frac = rs.fraction if efron else np.zeros(len(rs.fraction))
-    d0, d1 = _tied_sums(w, wx, rs) if efron else (np.zeros_like(s0), np.zeros_like(s1))
-    phi = s0[rs.event_group] - frac * d0[rs.event_group]
-    inv, frac_inv, inv2, frac_inv2, frac2_inv2, log_phi = (
-        np.add.reduceat(v, rs.event_start)
-        for v in (1 / phi, frac / phi, 1 / phi**2, frac / phi**2, frac**2 / phi**2, np.log(phi))
-    )
-    loglik = float(eta[rs.event_sorted].sum() - log_phi.sum() - shift * len(phi))
-    gradient = x_event_sum - s1 @ inv + d1 @ frac_inv
-    by_time = np.zeros((2, rs.n_times))
-    by_time[0, rs.event_time] = inv
-    by_time[1, rs.event_time] = frac_inv
-    row_weight = w * np.cumsum(by_time[0])[rs.row_time]
-    row_weight -= np.where(rs.event_sorted, w, 0.0) * by_time[1][rs.row_time]
-    cross = (s1 * frac_inv2) @ d1.T
-    second = (s1 * inv2) @ s1.T - cross - cross.T + (d1 * frac2_inv2) @ d1.T
-    root = XT * np.sqrt(np.clip(row_weight, 0.0, None))  # row weights are >= 0: Z Z' (syrk)
-    information = root @ root.T - second
-    return loglik, gradient, information
+
+    def __init__(
+        self, X: np.ndarray, event: np.ndarray, blocks: _Blocks, efron: bool, offset: np.ndarray | None
+    ) -> None:
+        n, p = X.shape
+        order = blocks.row_order
+        XT = np.asarray(X, dtype=np.float64).T
+        XT = np.ascontiguousarray(XT) if order is None else np.take(XT, order, axis=1)
+        self.XT = XT  # (p, n): rows of the linear predictor
+        self.X1 = np.empty((n, p + 1))  # (n, p + 1) row-major [X, 1]: block sums of w x and w
+        self.X1[:, :p] = XT.T
+        self.X1[:, p] = 1.0
+        self.event = (event if order is None else event[order]).astype(np.float64)
+        self.offset = None if offset is None else np.asarray(offset, dtype=np.float64)
+        if self.offset is not None and order is not None:
+            self.offset = self.offset[order]
+        self.blocks = blocks
+        self.efron = efron
+        self.fraction = blocks.tie_fraction if efron else np.zeros(len(blocks.tie_fraction))
+        self.x_event_sum = self.event @ self.X1[:, :p]
+        self._sum_by_block = sp.csc_matrix(
+            (np.ones(n), blocks.row_block, np.arange(n + 1)), shape=(blocks.n_blocks, n)
+        )
+        self._eta = np.empty(n)
+        self._w = np.empty(n)
+        self._terms = np.empty((6, len(blocks.tie_group)))
+        self._chunk = np.empty((p, min(n, _GRAM_CHUNK)))
+
+    def value(self, beta: np.ndarray) -> _Value:
+        """Log partial likelihood at ``beta`` (and the sums its derivatives reuse)."""
+        bl, frac = self.blocks, self.fraction
+        p = len(beta)
+        eta = np.matmul(beta, self.XT, out=self._eta)
+        if self.offset is not None:
+            eta += self.offset
+        shift = float(eta.max())
+        loglik_events = float(self.event @ eta)
+        w = np.exp(np.subtract(eta, shift, out=self._w), out=self._w)
+        self._sum_by_block.data[:] = w
+        block_sums = self._sum_by_block @ self.X1  # (K, p + 1): w x and w per block
+        risk_sums = _reverse_cumsum(block_sums)[bl.event_block]
+        s0, s1 = risk_sums[:, p], risk_sums[:, :p]
+        d0, d1 = block_sums[bl.event_block, p], block_sums[bl.event_block, :p]
+        a, b, c, e, f, log_phi = self._tie_sums(s0, d0)
+        loglik = loglik_events - float(log_phi.sum()) - shift * len(bl.tie_group)
+        return _Value(beta, loglik, w, shift, s0, s1, d1, (a, b, c, e, f))
+
+    def _tie_sums(self, s0: np.ndarray, d0: np.ndarray) -> np.ndarray:
+        """Per event block, sums over its ``d`` events ``l = 0..d-1`` of ``1/phi``,
+        ``(l/d)/phi``, ``1/phi^2``, ``(l/d)/phi^2``, ``(l/d)^2/phi^2`` and ``log phi``,
+        with ``phi = s0 - (l/d) d0`` (computed in place in a reused buffer)."""
+        bl, frac, terms = self.blocks, self.fraction, self._terms
+        phi, inv, inv2 = terms[5], terms[0], terms[2]
+        np.take(s0, bl.tie_group, out=phi)
+        if self.efron:
+            phi -= np.multiply(frac, np.take(d0, bl.tie_group), out=terms[1])
+        np.divide(1.0, phi, out=inv)
+        np.log(phi, out=terms[5])
+        np.multiply(inv, inv, out=inv2)
+        if not self.efron:  # Breslow: l = 0 for every event, the fraction terms vanish
+            sums = np.add.reduceat(terms[[0, 2, 5]], bl.tie_first, axis=1)
+            zero = np.zeros(len(bl.tie_first))
+            return np.stack((sums[0], zero, sums[1], zero, zero, sums[2]))
+        np.multiply(frac, inv, out=terms[1])
+        np.multiply(frac, inv2, out=terms[3])
+        np.multiply(frac, terms[3], out=terms[4])
+        return np.add.reduceat(terms, bl.tie_first, axis=1)
+
+    def derivatives(self, value: _Value) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient and observed information at ``value.beta``.
+
+        With ``phi_gl = s0_g - (l/d_g) d0_g`` (Efron; ``l = 0`` for Breslow) the
+        information is ``X' diag(v) X - sum_g [c_g s1 s1' - e_g (s1 d1' + d1 s1') +
+        f_g d1 d1']`` with ``v_i = w_i (sum_{g: t_g <= t_i} a_g - [i is an event] b_g)``.
+        """
+        bl = self.blocks
+        a, b, c, e, f = value.sums
+        s1, d1 = value.s1, value.d1
+        gradient = self.x_event_sum - a @ s1 + b @ d1
+        block_weight = np.where(bl.block_group >= 0, np.cumsum(a)[np.maximum(bl.block_group, 0)], 0.0)
+        block_weight[bl.event_block] -= b
+        root_weight = np.take(block_weight, bl.row_block, out=self._eta)
+        np.clip(root_weight, 0.0, None, out=root_weight)
+        np.sqrt(np.multiply(root_weight, value.w, out=root_weight), out=root_weight)
+        cross = (s1.T * e) @ d1
+        second = (s1.T * c) @ s1 - cross - cross.T + (d1.T * f) @ d1
+        return gradient, self._weighted_gram(root_weight) - second
+
+    def _weighted_gram(self, root_weight: np.ndarray) -> np.ndarray:
+        """``X' diag(root_weight**2) X`` by chunks of rows, in a reused buffer."""
+        XT, buffer = self.XT, self._chunk
+        gram = np.zeros((XT.shape[0], XT.shape[0]))
+        for start in range(0, XT.shape[1], buffer.shape[1]):
+            stop = min(start + buffer.shape[1], XT.shape[1])
+            chunk = np.multiply(XT[:, start:stop], root_weight[start:stop], out=buffer[:, :stop - start])
+            gram += chunk @ chunk.T
+        return gram
 
 
 def fit_cox(
@@ -139,7 +259,7 @@ def fit_cox(
     ties: str = "efron",
     offset: np.ndarray | None = None,
     init: np.ndarray | None = None,
-    tol: float = 1e-10,
+    tol: float = 1e-7,
     max_iter: int = 100,
 ) -> CoxFit:
     """Maximise the Cox partial likelihood by damped Newton-Raphson.
@@ -156,7 +276,10 @@ def fit_cox(
     init : ndarray of shape (p,), optional
         Starting coefficients (zeros by default).
     tol : float
-        Stop when the largest Newton step is below ``tol``.
+        Stop once the largest Newton step is below ``tol`` (lifelines' default
+        precision); that last step is still taken. Newton converges quadratically, so
+        near the optimum the error left after a step of size ``s`` is of order
+        ``s**2``: far below ``tol``.
     max_iter : int
 
     Returns
@@ -165,26 +288,28 @@ def fit_cox(
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be one of ['efron', 'breslow']; got {ties!r}")
-    rs = _risk_sets(time, event.astype(bool))
-    XT = np.ascontiguousarray(np.asarray(X, dtype=np.float64).T[:, rs.order])
-    off = np.zeros(len(time)) if offset is None else np.asarray(offset, dtype=np.float64)[rs.order]
-    beta = np.zeros(X.shape[1]) if init is None else np.asarray(init, dtype=np.float64).copy()
-    efron = ties == "efron"
-    x_event_sum = XT[:, rs.event_sorted].sum(axis=1)
-
-    def derivatives(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        return _derivatives(XT, b @ XT + off, rs, efron, x_event_sum)
-
-    loglik, grad, info = derivatives(beta)
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool)
+    blocks = _blocks(time, event)
+    likelihood = _PartialLikelihood(X, event, blocks, ties == "efron", offset)
+    p = likelihood.XT.shape[0]
+    beta = np.zeros(p) if init is None else np.asarray(init, dtype=np.float64).copy()
+    current = likelihood.value(beta)
     converged = False
     n_iter = 0
+    information = np.zeros((p, p))
     while n_iter < max_iter and not converged:
         n_iter += 1
-        step = _newton_step(info, grad)
-        beta, loglik, grad, info = _damped_update(derivatives, beta, step, loglik)
-        converged = bool(np.max(np.abs(step)) < tol)
-    covariance = np.linalg.pinv(info) if X.shape[1] else np.zeros((0, 0))
-    return CoxFit(beta, covariance, loglik, n_iter, converged)
+        gradient, information = likelihood.derivatives(current)
+        step = _newton_step(information, gradient)
+        current = _damped_update(likelihood.value, current, step)
+        converged = bool(np.max(np.abs(step), initial=0.0) < tol)
+    covariance = np.linalg.pinv(information) if p else np.zeros((0, 0))
+    increments = blocks.event_count / current.s0 * np.exp(-current.shift)
+    return CoxFit(
+        current.beta, covariance, current.log_likelihood, n_iter, converged,
+        blocks.event_times, np.cumsum(increments),
+    )
 
 
 def _newton_step(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -194,21 +319,16 @@ def _newton_step(info: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return np.linalg.lstsq(info, grad, rcond=None)[0]
 
 
-def _damped_update(
-    derivatives: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
-    beta: np.ndarray,
-    step: np.ndarray,
-    loglik: float,
-) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+def _damped_update(value: Callable[[np.ndarray], _Value], current: _Value, step: np.ndarray) -> _Value:
     """Take the Newton step, halving it while the likelihood decreases."""
+    loglik = current.log_likelihood
     scale = 1.0
     for _ in range(30):
-        candidate = beta + scale * step
-        new = derivatives(candidate)
-        if np.isfinite(new[0]) and new[0] >= loglik - 1e-12 * (1 + abs(loglik)):
-            return (candidate, *new)
+        new = value(current.beta + scale * step)
+        if np.isfinite(new.log_likelihood) and new.log_likelihood >= loglik - 1e-12 * (1 + abs(loglik)):
+            return new
         scale /= 2
-    return (beta, *derivatives(beta))
+    return value(current.beta)
 
 
 def breslow_cumulative_hazard(

@@ -101,16 +101,25 @@ class StructuredDesign:
     def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
         """Fit on ``X`` and return its standardized design (computed once)."""
         self.encodings_ = [self._fit_term(X, term) for term in self.terms]
-        raw = self._raw_design(X)
+        design = self._raw_design(X)
         smooth = self._smooth_mask()
-        self.center_ = np.where(smooth, 0.0, raw.mean(axis=0)) if raw.shape[1] else np.zeros(0)
-        scale = np.where(smooth, 1.0, raw.std(axis=0)) if raw.shape[1] else np.ones(0)
+        self.center_ = np.where(smooth, 0.0, design.mean(axis=0)) if len(design) else np.zeros(len(smooth))
+        design -= self.center_  # the design is a fresh column-major array: centre in place
+        spread = np.sqrt([design[:, j] @ design[:, j] / max(len(design), 1) for j in range(design.shape[1])])
+        scale = np.where(smooth, 1.0, spread)
         constant = scale <= 1e-12 * np.maximum(1.0, np.abs(self.center_))
         if constant.any():
             names = [n for n, c in zip(self.feature_names, constant) if c]
             raise ValueError(f"structured column(s) {names} are constant in the training data")
         self.scale_ = scale
-        return (raw - self.center_) / self.scale_
+        design /= self.scale_
+        return design
+
+    def _standardize(self, design: np.ndarray) -> np.ndarray:
+        """Centre and scale ``design`` in place (it is a fresh array) and return it."""
+        design -= self.center_
+        design /= self.scale_
+        return design
 
     @property
     def penalty_blocks(self) -> list[PenaltyBlock]:
@@ -148,9 +157,7 @@ class StructuredDesign:
     def transform(self, X: pd.DataFrame, standardize: bool = True) -> np.ndarray:
         """Design matrix of shape (n_samples, n_features), float64."""
         raw = self._raw_design(X)
-        if not standardize:
-            return raw
-        return (raw - self.center_) / self.scale_
+        return self._standardize(raw) if standardize else raw
 
     def _fit_term(self, X: pd.DataFrame, term: Term) -> _TermEncoding:
         column = X[term.column]
@@ -174,10 +181,14 @@ class StructuredDesign:
         return _TermEncoding(term)  # finiteness is checked when the column is encoded
 
     def _raw_design(self, X: pd.DataFrame) -> np.ndarray:
+        """Unstandardized design, column-major (each column is contiguous)."""
         blocks = [self._encode(X, enc) for enc in self.encodings_]
-        if not blocks:
-            return np.zeros((len(X), 0))
-        return np.column_stack(blocks).astype(np.float64)
+        design = np.empty((len(X), sum(b.shape[1] for b in blocks)), order="F")
+        start = 0
+        for block in blocks:
+            design[:, start:start + block.shape[1]] = block
+            start += block.shape[1]
+        return design
 
     @staticmethod
     def _encode(X: pd.DataFrame, enc: _TermEncoding) -> np.ndarray:
@@ -185,8 +196,7 @@ class StructuredDesign:
         if enc.basis is not None:
             return enc.basis.transform(check_finite_column(column, enc.column, role="structured"))
         if enc.levels is None:
-            check_finite_column(column, enc.column, role="structured")
-            return column.to_numpy(dtype=np.float64)[:, None]
+            return check_finite_column(column, enc.column, role="structured")[:, None]
         values = column.astype(object).to_numpy()
         known = set(enc.levels)
         unknown = sorted({str(v) for v in values if v not in known})

@@ -265,7 +265,10 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         else:
             self.coef_ = np.zeros(0)
             self.summary_ = coefficient_table([], self.coef_, np.zeros((0, 0)), exponentiate=True)
-        times, cumhaz = breslow_cumulative_hazard(time, event, eta)
+        if fit is not None:  # the Newton fit ends with the Breslow estimate at its eta
+            times, cumhaz = fit.event_times, fit.baseline_cumulative_hazard
+        else:
+            times, cumhaz = breslow_cumulative_hazard(time, event, eta)
         self.baseline_cumulative_hazard_ = pd.Series(cumhaz, index=pd.Index(times, name="time"))
         self.event_times_ = times
 
