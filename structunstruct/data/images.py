@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .roles import check_no_missing
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
 
 
@@ -37,7 +39,7 @@ def load_image_column(
     ValueError
         If a cell is missing, a file does not exist or cannot be read, or shapes differ.
     """
-    _check_no_missing(column, name)
+    check_no_missing(missing_images(column), column.index, "image", name)
     _check_files_exist(column, name)
     size = _as_size(image_size)
     images = [_read_cell(cell, name, index, size) for index, cell in column.items()]
@@ -56,16 +58,18 @@ def load_image_column(
     return stacked
 
 
-def _check_no_missing(column: pd.Series, name: str) -> None:
-    missing = [idx for idx, cell in column.items() if _is_missing(cell)]
-    if missing:
-        raise ValueError(
-            f"image column {name!r} has {len(missing)} missing images (first at index {missing[0]!r})"
-        )
+def missing_images(column: pd.Series) -> np.ndarray:
+    """Which cells of an image column are missing (``None``, ``NaN`` or ``pd.NA``).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples,), bool
+    """
+    return np.fromiter((_is_missing(cell) for cell in column), dtype=bool, count=len(column))
 
 
 def _is_missing(cell: object) -> bool:
-    if cell is None:
+    if cell is None or cell is pd.NA:
         return True
     return isinstance(cell, float) and np.isnan(cell)
 

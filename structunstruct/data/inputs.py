@@ -10,8 +10,8 @@ import pandas as pd
 
 from .design import StructuredDesign
 from .features import FrozenEncoderFeatures, PixelPCA
-from .images import load_image_column
-from .roles import ColumnRoles, check_columns_present, check_is_dataframe
+from .images import load_image_column, missing_images
+from .roles import ColumnRoles, check_columns_present, check_is_dataframe, check_no_missing
 from .tabular import TabularPreprocessor
 from .text import WordTokenizer
 
@@ -58,10 +58,19 @@ class InputBuilder:
         The early-fusion feature extractor.
     n_image_features : int
         Principal components kept by PCA.
+    missing_modalities : {"error", "allow"}
+        With ``"error"`` a missing (``None``/``NaN``) image or text cell raises a
+        ``ValueError`` naming the column and the rows. With ``"allow"`` such rows are
+        kept: their image is all zeros (the training mean after standardization), their
+        text has no tokens, and ``"image_present"`` / ``"text_present"`` (bool, (n,))
+        say which rows have one. Standardization and early-fusion features are learned
+        on the rows that have an image; in early fusion a missing image gets zero
+        features and an indicator column (1 = missing) is appended to ``"numeric"``.
+        A column missing in every training row is an error either way.
 
     The arrays are ``"structured"`` (standardized design, float64), ``"numeric"`` and
     ``"categorical"`` (deep tabular inputs), ``"image"`` (float32, (n, C, H, W)) and
-    ``"text"`` (word ids, int64, (n, max_tokens)).
+    ``"text"`` (word ids, int64, (n, max_tokens)), plus the presence masks above.
     """
 
     roles: ColumnRoles
@@ -70,6 +79,7 @@ class InputBuilder:
     image_encoder: object = "smallcnn"
     pretrained: object = False
     n_image_features: int = 32
+    missing_modalities: str = "error"
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     images_: ImageNormalizer | None = field(default=None, init=False)
@@ -86,18 +96,12 @@ class InputBuilder:
             self.tabular_ = TabularPreprocessor(self.roles.tabular).fit(X)
             arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
         if self.roles.image is not None:
-            raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
-            self.images_ = ImageNormalizer().fit(raw)
-            images = self.images_.transform(raw, self.roles.image)
-            if self.fusion == "early":
-                self.image_features_ = self._feature_extractor().fit(images)
-                features = self.image_features_.transform(images)
-                self.feature_mean_ = features.mean(axis=0)
-                self.feature_std_ = np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
-            self._add_images(arrays, images)
+            self._add_images(arrays, *self._fit_images(X[self.roles.image]))
         if self.roles.text is not None:
-            self.text_ = WordTokenizer().fit(X[self.roles.text], self.roles.text)
-            arrays["text"] = self.text_.transform(X[self.roles.text], self.roles.text)
+            column = X[self.roles.text]
+            present = self._present(column.isna().to_numpy(dtype=bool), column, "text", fitting=True)
+            self.text_ = WordTokenizer().fit(column[present], self.roles.text)
+            self._add_text(arrays, column, present)
         return arrays
 
     def transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -106,11 +110,56 @@ class InputBuilder:
         check_columns_present(X, list(self.roles.used_columns), role="required")
         arrays = self._tabular_arrays(X)
         if self.roles.image is not None:
-            raw = load_image_column(X[self.roles.image], self.roles.image, self.image_size)
-            self._add_images(arrays, self.images_.transform(raw, self.roles.image))
+            self._add_images(arrays, *self._image_rows(X[self.roles.image]))
         if self.roles.text is not None:
-            arrays["text"] = self.text_.transform(X[self.roles.text], self.roles.text)
+            column = X[self.roles.text]
+            self._add_text(arrays, column, self._present(column.isna().to_numpy(dtype=bool), column, "text"))
         return arrays
+
+    @property
+    def allows_missing(self) -> bool:
+        """Whether rows without an image or text are accepted."""
+        return self.missing_modalities == "allow"
+
+    def _present(self, missing: np.ndarray, column: pd.Series, role: str, fitting: bool = False) -> np.ndarray:
+        """Rows that have a value; raises on missing ones unless they are allowed."""
+        if not self.allows_missing:
+            check_no_missing(missing, column.index, role, str(column.name))
+        elif fitting and missing.all():
+            raise ValueError(
+                f"{role} column {column.name!r} is missing in every training row, so the "
+                "model cannot learn from it; drop it from the model"
+            )
+        return ~missing
+
+    def _fit_images(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Learn image (and early-fusion feature) statistics on the rows with an image."""
+        present = self._present(missing_images(column), column, "image", fitting=True)
+        raw = load_image_column(column[present], self.roles.image, self.image_size)
+        self.images_ = ImageNormalizer().fit(raw)
+        images = self.images_.transform(raw, self.roles.image)
+        if self.fusion == "early":
+            self.image_features_ = self._feature_extractor().fit(images)
+            features = self.image_features_.transform(images)
+            self.feature_mean_ = features.mean(axis=0)
+            self.feature_std_ = np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+        return images, present
+
+    def _image_rows(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """Standardized images of the rows that have one, shape (n_present, C, H, W), and the mask."""
+        present = self._present(missing_images(column), column, "image")
+        if not present.any():
+            return np.zeros((0, *self.images_.shape_), dtype=np.float32), present
+        raw = load_image_column(column[present], self.roles.image, self.image_size)
+        return self.images_.transform(raw, self.roles.image), present
+
+    def _add_text(self, arrays: dict[str, np.ndarray], column: pd.Series, present: np.ndarray) -> None:
+        """Word ids (no tokens where the text is missing) and, if allowed, the presence mask."""
+        ids = np.zeros((len(column), self.text_.max_tokens), dtype=np.int64)
+        ids[present] = self.text_.transform(column[present], self.roles.text)
+        arrays["text"] = ids
+        if self.allows_missing:
+            arrays["text_present"] = present
 
     def _feature_extractor(self) -> PixelPCA | FrozenEncoderFeatures:
         if self.image_encoder == "pca":
@@ -122,22 +171,35 @@ class InputBuilder:
             )
         return FrozenEncoderFeatures(self.image_encoder, self.pretrained)
 
-    def _add_images(self, arrays: dict[str, np.ndarray], images: np.ndarray) -> None:
-        """Images for joint fusion; standardized early-fusion features appended to numerics."""
+    def _add_images(self, arrays: dict[str, np.ndarray], images: np.ndarray, present: np.ndarray) -> None:
+        """Images for joint fusion; standardized early-fusion features appended to numerics.
+
+        ``images`` holds the rows where ``present`` is true; the other rows get zeros
+        (and, in early fusion with missing images allowed, a missing-image indicator).
+        """
+        n = len(present)
         if self.image_features_ is None:
-            arrays["image"] = images
+            full = np.zeros((n, *self.images_.shape_), dtype=np.float32)
+            full[present] = images
+            arrays["image"] = full
+            if self.allows_missing:
+                arrays["image_present"] = present
             return
-        features = (self.image_features_.transform(images) - self.feature_mean_) / self.feature_std_
-        numeric = arrays.get("numeric", np.zeros((len(images), 0), dtype=np.float32))
-        arrays["numeric"] = np.concatenate([numeric, features.astype(np.float32)], axis=1)
-        arrays.setdefault("categorical", np.zeros((len(images), 0), dtype=np.int64))
+        features = np.zeros((n, len(self.feature_mean_)), dtype=np.float32)
+        if len(images):
+            features[present] = (self.image_features_.transform(images) - self.feature_mean_) / self.feature_std_
+        columns = [arrays.get("numeric", np.zeros((n, 0), dtype=np.float32)), features]
+        if self.allows_missing:
+            columns.append((~present).astype(np.float32)[:, None])
+        arrays["numeric"] = np.concatenate(columns, axis=1)
+        arrays.setdefault("categorical", np.zeros((n, 0), dtype=np.int64))
 
     @property
     def n_numeric(self) -> int:
         """Numeric inputs of the deep tabular network (early image features included)."""
         n = len(self.tabular_.numeric_) if self.tabular_ is not None else 0
         if self.image_features_ is not None:
-            n += len(self.feature_mean_)
+            n += len(self.feature_mean_) + int(self.allows_missing)
         return n
 
     @property

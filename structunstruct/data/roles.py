@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .formula import Term, parse_structured
@@ -123,3 +124,32 @@ def check_columns_present(X: pd.DataFrame, columns: Sequence[str], role: str) ->
         raise ValueError(
             f"{role} column(s) {missing} not found in X; available columns: {shown}"
         )
+
+
+MISSING_MODALITIES = ("error", "allow")
+
+
+def check_no_missing(missing: np.ndarray, index: pd.Index, role: str, name: str) -> None:
+    """Raise a ``ValueError`` naming the column and the rows whose cell is missing.
+
+    Parameters
+    ----------
+    missing : numpy.ndarray of shape (n_samples,), bool
+        Which cells of the column are missing.
+    index : pandas.Index
+        Row labels of the column, for the message.
+    role : {"image", "text"}
+        The column's role.
+    name : str
+        The column name.
+    """
+    if not missing.any():
+        return
+    rows = index[missing].tolist()
+    shown = ", ".join(map(repr, rows[:5])) + (", ..." if len(rows) > 5 else "")
+    article = "an" if role[0] in "aeiou" else "a"
+    noun = "images" if role == "image" else "values"
+    raise ValueError(
+        f"{role} column {name!r} has {len(rows)} missing {noun} (rows {shown}); pass "
+        f"missing_modalities='allow' to accept rows without {article} {role}"
+    )

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .roles import check_no_missing
+
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 PAD, UNKNOWN = 0, 1
 
@@ -61,12 +63,7 @@ class WordTokenizer:
 
 
 def _checked(texts: pd.Series, name: str) -> list[str]:
-    missing = texts.isna()
-    if missing.any():
-        raise ValueError(
-            f"text column {name!r} has {int(missing.sum())} missing values "
-            f"(first at index {texts.index[missing.to_numpy()][0]!r})"
-        )
+    check_no_missing(texts.isna().to_numpy(dtype=bool), texts.index, "text", name)
     bad = [i for i, t in texts.items() if not isinstance(t, str)]
     if bad:
         raise ValueError(f"text column {name!r} holds non-string values (first at index {bad[0]!r})")

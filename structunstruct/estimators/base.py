@@ -18,7 +18,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..data import InputBuilder, resolve_roles
-from ..data.roles import ColumnRoles
+from ..data.roles import MISSING_MODALITIES, ColumnRoles
 from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
 from ..nn.augment import RandomAffine
 from ..nn.encoders.text import BagOfWordsEncoder
@@ -60,6 +60,8 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "callbacks": [list, tuple, None],
+    "missing_modalities": [StrOptions(set(MISSING_MODALITIES))],
+    "modality_dropout": [Interval(Real, 0, 1, closed="left")],
 }
 
 
@@ -88,6 +90,23 @@ class SemiStructuredMixin:
             widths = getattr(self, name)
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
                 raise ValueError(f"{name} must be a sequence of positive integers; got {widths!r}")
+        self._check_modality_dropout()
+
+    def _check_modality_dropout(self) -> None:
+        if not self.modality_dropout:
+            return
+        if self.image is None and self.text is None:
+            raise ValueError(
+                "modality_dropout drops the image and text encodings during training; "
+                "the model has neither (set image= or text=, or modality_dropout=0)"
+            )
+        if self.fusion == "early" and self.image is not None:
+            raise ValueError(
+                "modality_dropout needs fusion='joint': with fusion='early' the image "
+                "features are inputs of the tabular network, not a modality encoding; "
+                "missing images are still accepted there (missing_modalities='allow': "
+                "zero features plus a missing-image indicator)"
+            )
 
     def _random_generators(self) -> tuple[np.random.Generator, int]:
         rng = np.random.default_rng(
@@ -105,6 +124,7 @@ class SemiStructuredMixin:
         builder = InputBuilder(
             roles, image_size=self.image_size, fusion=self.fusion,
             image_encoder=self.image_encoder, pretrained=self.pretrained,
+            missing_modalities=self.missing_modalities,
         )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays
@@ -140,6 +160,9 @@ class SemiStructuredMixin:
                 builder.text_.n_ids, hidden_layers=tuple(self.hidden_layers)[-1:], dropout=self.dropout
             )
         fusion_layers = tuple(self.fusion_layers) if len(encoders) > 1 else ()
+        optional = ()
+        if self.missing_modalities == "allow" or self.modality_dropout > 0:
+            optional = tuple(name for name in ("image", "text") if name in encoders)
         return AdditivePredictor(
             builder.design_.n_features,
             encoders,
@@ -148,6 +171,8 @@ class SemiStructuredMixin:
             orthogonalize=self.orthogonalize,
             n_outputs=n_outputs,
             bias=bias,
+            optional_modalities=optional,
+            modality_dropout=self.modality_dropout,
         )
 
     def _training_config(self) -> TrainingConfig:

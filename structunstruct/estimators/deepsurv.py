@@ -74,6 +74,20 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         How modalities are combined ("early" and "late" are planned).
     orthogonalize : bool, default=False
         Orthogonalize the deep part against the structured design.
+    missing_modalities : {"error", "allow"}, default="error"
+        Rows whose image or text is missing (``None``/``NaN``): ``"error"`` raises,
+        naming the column and the rows; ``"allow"`` keeps them and replaces their
+        encoding by a learned "missing" embedding before fusion (with
+        ``fusion="early"``: zero image features plus a missing-image indicator).
+        Image standardization is learned on the rows that have an image; a column
+        missing in every training row is an error.
+    modality_dropout : float, default=0.0
+        Probability, in [0, 1), of dropping each row's image and text encoding
+        (independently) in every training step, replaced as if missing (multimodal
+        dropout, Cheerla & Gevaert 2019), so predictions for rows without them
+        degrade gracefully. Needs ``fusion="joint"``. With no structured terms and no
+        tabular network a row never loses all its modalities at once (so an image that
+        is the only input is never dropped).
     ties : {"efron", "breslow"}, default="efron"
     hidden_layers : sequence of int, default=(64, 32)
         Widths of the deep tabular MLP.
@@ -128,6 +142,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         augment: bool = True,
         fusion: str = "joint",
         orthogonalize: bool = False,
+        missing_modalities: str = "error",
+        modality_dropout: float = 0.0,
         ties: str = "efron",
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
@@ -154,6 +170,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.augment = augment
         self.fusion = fusion
         self.orthogonalize = orthogonalize
+        self.missing_modalities = missing_modalities
+        self.modality_dropout = modality_dropout
         self.ties = ties
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers

@@ -66,9 +66,9 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     Parameters
     ----------
     structured, tabular, image, text, image_encoder, pretrained, image_size, augment,
-    fusion, orthogonalize, hidden_layers, fusion_layers, dropout, lr, weight_decay,
-    batch_size, max_epochs, early_stopping, validation_fraction, device, precision,
-    random_state, verbose, callbacks
+    fusion, orthogonalize, missing_modalities, modality_dropout, hidden_layers,
+    fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
+    validation_fraction, device, precision, random_state, verbose, callbacks
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects).
     cuts : int or sequence of float, default=20
         Number of intervals (cut points at quantiles of the event times) or explicit
@@ -129,6 +129,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         augment: bool = True,
         fusion: str = "joint",
         orthogonalize: bool = False,
+        missing_modalities: str = "error",
+        modality_dropout: float = 0.0,
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
@@ -159,6 +161,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.augment = augment
         self.fusion = fusion
         self.orthogonalize = orthogonalize
+        self.missing_modalities = missing_modalities
+        self.modality_dropout = modality_dropout
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
         self.dropout = dropout

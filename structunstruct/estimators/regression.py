@@ -81,6 +81,9 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         As in :class:`~structunstruct.DeepSurv`.
     orthogonalize : bool, default=False
         Orthogonalization cell in the network (needs structured terms).
+    missing_modalities, modality_dropout
+        Rows without an image or text, and dropping those encodings in training, as
+        in :class:`~structunstruct.DeepSurv`.
     family : str, default="normal"
         One of ``bernoulli``, ``beta``, ``gamma``, ``laplace``, ``lognormal``,
         ``negbin``, ``normal``, ``poisson``, ``student_t``.
@@ -157,6 +160,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         augment: bool = True,
         fusion: str = "joint",
         orthogonalize: bool = False,
+        missing_modalities: str = "error",
+        modality_dropout: float = 0.0,
         deep_strategy: str = "joint",
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
@@ -186,6 +191,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.augment = augment
         self.fusion = fusion
         self.orthogonalize = orthogonalize
+        self.missing_modalities = missing_modalities
+        self.modality_dropout = modality_dropout
         self.deep_strategy = deep_strategy
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers

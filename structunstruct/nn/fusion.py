@@ -1,8 +1,8 @@
-"""Joint fusion of modality encodings."""
+"""Joint fusion of modality encodings, with modalities that may be absent."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -36,3 +36,91 @@ class ConcatFusion(nn.Module):
     def forward(self, encodings: Sequence[Tensor]) -> Tensor:
         """Fuse a list of (n, d_k) encodings into (n, out_dim)."""
         return self.mlp(torch.cat(list(encodings), dim=1))
+
+
+def modality_keep_mask(present: Tensor, p: float, keep_one: bool = False) -> Tensor:
+    """Which modalities of each row stay after modality dropout.
+
+    Each present modality of each row is dropped independently with probability
+    ``p`` (Cheerla & Gevaert 2019, "multimodal dropout").
+
+    Parameters
+    ----------
+    present : Tensor of shape (n, k), bool
+        Which of the ``k`` optional modalities each row has.
+    p : float
+        Dropout probability, in [0, 1).
+    keep_one : bool
+        If true, a row that has at least one modality but would lose all of them
+        keeps one of its present modalities, chosen uniformly at random, so no row is
+        left without an input.
+
+    Returns
+    -------
+    Tensor of shape (n, k), bool
+        A subset of ``present``.
+    """
+    keep = present & (torch.rand(present.shape, device=present.device) >= p)
+    if not keep_one:
+        return keep
+    emptied = present.any(dim=1) & ~keep.any(dim=1)
+    scores = torch.rand(present.shape, device=present.device).masked_fill(~present, -1.0)
+    chosen = torch.nn.functional.one_hot(scores.argmax(dim=1), present.shape[1]).bool()
+    return keep | (chosen & emptied[:, None])
+
+
+class MissingModalities(nn.Module):
+    """Encode modalities that may be absent; absent rows get a learned "missing" embedding.
+
+    A modality is absent in a row when ``batch[name + "_present"]`` is false (a
+    missing image or text) or, in training mode, when modality dropout drops it. The
+    encoder runs only on the rows where its modality is used (so batch-norm
+    statistics never see placeholders), and absent rows get a learned embedding of
+    the encoding's width, initialized at zero, before fusion. Unlike the original
+    multimodal dropout, which averages embeddings in a shared space and rescales the
+    kept ones by ``1 / (1 - p)``, encodings here are concatenated, each modality in
+    its own slots, so they are not rescaled: a present modality looks the same in
+    training and prediction, and the missing embedding marks the absent slots.
+
+    Parameters
+    ----------
+    dims : mapping of str to int
+        Encoding width of each optional modality, by encoder name.
+    p : float
+        Modality dropout probability in training, in [0, 1).
+    keep_one : bool
+        Never drop every present optional modality of a row (see
+        :func:`modality_keep_mask`); set when the predictor has no other input.
+    """
+
+    def __init__(self, dims: Mapping[str, int], p: float = 0.0, keep_one: bool = False) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"modality dropout must be in [0, 1); got {p}")
+        self.embeddings = nn.ParameterDict({name: nn.Parameter(torch.zeros(int(d))) for name, d in dims.items()})
+        self.p = float(p)
+        self.keep_one = bool(keep_one)
+
+    def keep_masks(self, batch: Mapping[str, Tensor], n: int, device: torch.device) -> dict[str, Tensor]:
+        """Rows whose encoding is used, per optional modality, each of shape (n,), bool."""
+        columns = [
+            batch[f"{name}_present"].to(device=device, dtype=torch.bool)
+            if f"{name}_present" in batch else torch.ones(n, dtype=torch.bool, device=device)
+            for name in self.embeddings
+        ]
+        present = torch.stack(columns, dim=1)
+        if self.training and self.p > 0:
+            present = modality_keep_mask(present, self.p, self.keep_one)
+        return {name: present[:, j] for j, name in enumerate(self.embeddings)}
+
+    def encode(self, name: str, encoder: nn.Module, inputs: Sequence[Tensor], keep: Tensor) -> Tensor:
+        """Encoding of shape (n, d): ``encoder`` on the kept rows, the missing embedding elsewhere."""
+        if bool(keep.all()):
+            return encoder(*inputs)
+        missing = self.embeddings[name]
+        if not bool(keep.any()):
+            return missing.expand(keep.shape[0], -1)
+        rows = keep.nonzero(as_tuple=True)[0]
+        encoded = encoder(*(x[rows] for x in inputs))
+        full = encoded.new_zeros(keep.shape[0], encoded.shape[1]).index_copy(0, rows, encoded)
+        return torch.where(keep[:, None], full, missing.to(encoded.dtype)[None, :])

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .fusion import ConcatFusion
+from .fusion import ConcatFusion, MissingModalities
 from .orthogonalization import Orthogonalization
 
 
@@ -30,6 +30,16 @@ class AdditivePredictor(nn.Module):
         Width of the predictor (1 for Cox; one per distribution parameter elsewhere).
     bias : bool
         Whether the predictor has an intercept (not for Cox, where it is not identified).
+    optional_modalities : sequence of str
+        Names of encoders whose modality may be absent in a row: ``batch[name +
+        "_present"]`` (bool, (n,)) marks the rows that have it (all rows when the key is
+        not in the batch). Absent encodings are replaced by a learned missing embedding
+        before fusion (:class:`~structunstruct.nn.fusion.MissingModalities`).
+    modality_dropout : float
+        In training, drop each optional modality of each row with this probability.
+        When the predictor has no other input (no structured part, no other encoder), a
+        row never loses all of its modalities at once (a single optional modality is
+        then never dropped).
 
     Attributes
     ----------
@@ -46,15 +56,27 @@ class AdditivePredictor(nn.Module):
         orthogonalize: bool = False,
         n_outputs: int = 1,
         bias: bool = False,
+        optional_modalities: Sequence[str] = (),
+        modality_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         encoders = dict(encoders or {})
+        unknown = sorted(set(optional_modalities) - set(encoders))
+        if unknown:
+            raise ValueError(f"optional modalities {unknown} have no encoder; encoders: {sorted(encoders)}")
         self.n_structured = int(n_structured)
         self.structured = nn.Linear(n_structured, n_outputs, bias=False) if n_structured else None
         self.encoders = nn.ModuleDict(encoders)
         self.fusion = None
         self.deep_head = None
         self.orthogonalization = None
+        self.missing = None
+        if optional_modalities:
+            always_there = n_structured > 0 or len(optional_modalities) < len(encoders)
+            self.missing = MissingModalities(
+                {name: encoders[name].out_dim for name in optional_modalities},
+                modality_dropout, keep_one=not always_there,
+            )
         if encoders:
             self.fusion = ConcatFusion([e.out_dim for e in encoders.values()], fusion_layers, dropout)
             self.deep_head = nn.Linear(self.fusion.out_dim, n_outputs, bias=False)
@@ -70,7 +92,17 @@ class AdditivePredictor(nn.Module):
 
     def latent(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Fused deep features before orthogonalization, shape (n, fusion.out_dim)."""
-        encodings = [enc(*(batch[k] for k in enc.input_keys)) for enc in self.encoders.values()]
+        keep: dict[str, Tensor] = {}
+        if self.missing is not None:
+            reference = batch["structured"]
+            keep = self.missing.keep_masks(batch, reference.shape[0], reference.device)
+        encodings = []
+        for name, encoder in self.encoders.items():
+            inputs = [batch[k] for k in encoder.input_keys]
+            if name in keep:
+                encodings.append(self.missing.encode(name, encoder, inputs, keep[name]))
+            else:
+                encodings.append(encoder(*inputs))
         return self.fusion(encodings)
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -79,7 +111,8 @@ class AdditivePredictor(nn.Module):
         Parameters
         ----------
         batch : mapping of str to Tensor
-            ``"structured"`` of shape (n, n_structured) and each encoder's inputs.
+            ``"structured"`` of shape (n, n_structured), each encoder's inputs and,
+            optionally, ``name + "_present"`` masks of the optional modalities.
 
         Returns
         -------
