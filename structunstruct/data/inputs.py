@@ -13,7 +13,8 @@ from .features import FrozenEncoderFeatures, PixelPCA
 from .images import load_image_column, missing_images
 from .roles import ColumnRoles, check_columns_present, check_is_dataframe, check_no_missing
 from .tabular import TabularPreprocessor
-from .text import WordTokenizer
+from .text import WordTokenizer, checked_texts
+from .text_features import SentenceEmbeddings
 
 
 @dataclass
@@ -67,6 +68,11 @@ class InputBuilder:
         on the rows that have an image; in early fusion a missing image gets zero
         features and an indicator column (1 = missing) is appended to ``"numeric"``.
         A column missing in every training row is an error either way.
+    text_encoder : str
+        ``"bow"``: word ids for a trainable bag-of-words network (``"text"``). Otherwise
+        ``"minilm"`` or a local sentence-transformers directory: frozen sentence
+        embeddings, computed once, standardized and appended to ``"numeric"`` (with a
+        missing-text indicator when missing texts are allowed).
 
     The arrays are ``"structured"`` (standardized design, float64), ``"numeric"`` and
     ``"categorical"`` (deep tabular inputs), ``"image"`` (float32, (n, C, H, W)) and
@@ -80,6 +86,7 @@ class InputBuilder:
     pretrained: object = False
     n_image_features: int = 32
     missing_modalities: str = "error"
+    text_encoder: str = "bow"
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     images_: ImageNormalizer | None = field(default=None, init=False)
@@ -87,6 +94,9 @@ class InputBuilder:
     image_features_: PixelPCA | FrozenEncoderFeatures | None = field(default=None, init=False)
     feature_mean_: np.ndarray | None = field(default=None, init=False)
     feature_std_: np.ndarray | None = field(default=None, init=False)
+    text_features_: SentenceEmbeddings | None = field(default=None, init=False)
+    text_mean_: np.ndarray | None = field(default=None, init=False)
+    text_std_: np.ndarray | None = field(default=None, init=False)
 
     def fit_transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Fit every preprocessing step on ``X`` and return its arrays."""
@@ -100,7 +110,10 @@ class InputBuilder:
         if self.roles.text is not None:
             column = X[self.roles.text]
             present = self._present(column.isna().to_numpy(dtype=bool), column, "text", fitting=True)
-            self.text_ = WordTokenizer().fit(column[present], self.roles.text)
+            if self.text_encoder == "bow":
+                self.text_ = WordTokenizer().fit(column[present], self.roles.text)
+            else:
+                self._fit_text_features(column[present])
             self._add_text(arrays, column, present)
         return arrays
 
@@ -153,8 +166,29 @@ class InputBuilder:
         raw = load_image_column(column[present], self.roles.image, self.image_size)
         return self.images_.transform(raw, self.roles.image), present
 
+    def _fit_text_features(self, texts: pd.Series) -> None:
+        """Frozen sentence embeddings and their standardization, learned on the present texts."""
+        self.text_features_ = SentenceEmbeddings(self.text_encoder).fit(checked_texts(texts, self.roles.text))
+        embeddings = self.text_features_.transform(checked_texts(texts, self.roles.text))
+        self.text_mean_ = embeddings.mean(axis=0)
+        std = embeddings.std(axis=0)
+        self.text_std_ = np.where(std > 0, std, 1.0).astype(np.float32)
+
     def _add_text(self, arrays: dict[str, np.ndarray], column: pd.Series, present: np.ndarray) -> None:
-        """Word ids (no tokens where the text is missing) and, if allowed, the presence mask."""
+        """Word ids (no tokens where the text is missing) and, if allowed, the presence mask;
+        or, with a pretrained encoder, standardized embeddings appended to the numerics."""
+        if self.text_features_ is not None:
+            n = len(column)
+            embeddings = np.zeros((n, self.text_features_.dim_), dtype=np.float32)
+            if present.any():
+                raw = self.text_features_.transform(checked_texts(column[present], self.roles.text))
+                embeddings[present] = (raw - self.text_mean_) / self.text_std_
+            columns = [arrays.get("numeric", np.zeros((n, 0), dtype=np.float32)), embeddings]
+            if self.allows_missing:
+                columns.append((~present).astype(np.float32)[:, None])
+            arrays["numeric"] = np.concatenate(columns, axis=1)
+            arrays.setdefault("categorical", np.zeros((n, 0), dtype=np.int64))
+            return
         ids = np.zeros((len(column), self.text_.max_tokens), dtype=np.int64)
         ids[present] = self.text_.transform(column[present], self.roles.text)
         arrays["text"] = ids
@@ -200,6 +234,8 @@ class InputBuilder:
         n = len(self.tabular_.numeric_) if self.tabular_ is not None else 0
         if self.image_features_ is not None:
             n += len(self.feature_mean_) + int(self.allows_missing)
+        if self.text_features_ is not None:
+            n += self.text_features_.dim_ + int(self.allows_missing)
         return n
 
     @property
@@ -217,3 +253,4 @@ class InputBuilder:
         if self.tabular_ is not None:
             arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
         return arrays
+

