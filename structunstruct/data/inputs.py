@@ -19,28 +19,45 @@ from .text_features import SentenceEmbeddings
 
 @dataclass
 class ImageNormalizer:
-    """Per-channel standardization learned on the training images."""
+    """Per-channel standardization learned on the training images.
+
+    8-bit images are read on the [0, 1] scale (``pixel_scale = 1/255``), other arrays on
+    their own (``pixel_scale = 1``); statistics are accumulated channel by channel, so
+    uint8 images are never copied to float as a whole.
+    """
 
     mean_: np.ndarray | None = field(default=None, init=False)
     std_: np.ndarray | None = field(default=None, init=False)
     shape_: tuple[int, ...] | None = field(default=None, init=False)
+    pixel_scale_: float = field(default=1.0, init=False)
 
     def fit(self, images: np.ndarray) -> ImageNormalizer:
         """Learn channel means/stds from images of shape (n, C, H, W)."""
-        self.mean_ = images.mean(axis=(0, 2, 3)).astype(np.float32)
-        std = images.std(axis=(0, 2, 3)).astype(np.float32)
-        self.std_ = np.where(std > 0, std, 1.0).astype(np.float32)
+        self.pixel_scale_ = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
+        mean, std = [], []
+        for channel in range(images.shape[1]):
+            values = images[:, channel].astype(np.float64) * self.pixel_scale_
+            mean.append(values.mean())
+            std.append(values.std())
+        self.mean_ = np.asarray(mean, dtype=np.float32)
+        self.std_ = np.where(np.asarray(std) > 0, std, 1.0).astype(np.float32)
         self.shape_ = tuple(images.shape[1:])
         return self
 
-    def transform(self, images: np.ndarray, column: str) -> np.ndarray:
-        """Standardize; the channel count and size must match training."""
+    def check(self, images: np.ndarray, column: str) -> np.ndarray:
+        """The images, after checking that channels and size match training."""
         if tuple(images.shape[1:]) != self.shape_:
             raise ValueError(
                 f"image column {column!r}: images have shape {tuple(images.shape[1:])} (C, H, W) "
                 f"but the model was trained on {self.shape_}; pass image_size to resize"
             )
-        return (images - self.mean_[None, :, None, None]) / self.std_[None, :, None, None]
+        return images
+
+    def transform(self, images: np.ndarray, column: str) -> np.ndarray:
+        """Standardized float32 images; the channel count and size must match training."""
+        self.check(images, column)
+        scaled = images.astype(np.float32) * np.float32(self.pixel_scale_)
+        return (scaled - self.mean_[None, :, None, None]) / self.std_[None, :, None, None]
 
 
 @dataclass
@@ -148,22 +165,30 @@ class InputBuilder:
     def _fit_images(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Learn image (and early-fusion feature) statistics on the rows with an image."""
         present = self._present(missing_images(column), column, "image", fitting=True)
-        raw = load_image_column(column[present], self.roles.image, self.image_size)
+        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True)
         self.images_ = ImageNormalizer().fit(raw)
+        if self.fusion != "early":
+            return raw, present
         images = self.images_.transform(raw, self.roles.image)
-        if self.fusion == "early":
-            self.image_features_ = self._feature_extractor().fit(images)
-            features = self.image_features_.transform(images)
-            self.feature_mean_ = features.mean(axis=0)
-            self.feature_std_ = np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
+        self.image_features_ = self._feature_extractor().fit(images)
+        features = self.image_features_.transform(images)
+        self.feature_mean_ = features.mean(axis=0)
+        self.feature_std_ = np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
         return images, present
 
     def _image_rows(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Standardized images of the rows that have one, shape (n_present, C, H, W), and the mask."""
+        """Images of the rows that have one, shape (n_present, C, H, W), and the mask.
+
+        Joint fusion gets them as decoded (uint8 for 8-bit images; the network
+        standardizes each batch), early fusion standardized for the feature extractor.
+        """
         present = self._present(missing_images(column), column, "image")
         if not present.any():
-            return np.zeros((0, *self.images_.shape_), dtype=np.float32), present
-        raw = load_image_column(column[present], self.roles.image, self.image_size)
+            decoded = self.image_features_ is None and self.images_.pixel_scale_ != 1.0
+            return np.zeros((0, *self.images_.shape_), np.uint8 if decoded else np.float32), present
+        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True)
+        if self.image_features_ is None:
+            return self.images_.check(raw, self.roles.image), present
         return self.images_.transform(raw, self.roles.image), present
 
     def _fit_text_features(self, texts: pd.Series) -> None:
@@ -213,7 +238,7 @@ class InputBuilder:
         """
         n = len(present)
         if self.image_features_ is None:
-            full = np.zeros((n, *self.images_.shape_), dtype=np.float32)
+            full = np.zeros((n, *self.images_.shape_), dtype=images.dtype)
             full[present] = images
             arrays["image"] = full
             if self.allows_missing:

@@ -22,6 +22,7 @@ from ..data.roles import MISSING_MODALITIES, ColumnRoles
 from ..data.text_features import resolve_text_encoder_path
 from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
 from ..nn.augment import RandomAffine
+from ..nn.encoders.pixels import StandardizedImageEncoder
 from ..nn.encoders.text import BagOfWordsEncoder
 from ..training import (
     EarlyStopping,
@@ -162,8 +163,9 @@ class SemiStructuredMixin:
             )
         if roles.image is not None and self.fusion == "joint":
             augment = RandomAffine() if self.augment else None
-            encoders["image"] = create_image_encoder(
-                self.image_encoder, builder.in_chans, self.pretrained, augment
+            encoders["image"] = StandardizedImageEncoder(
+                create_image_encoder(self.image_encoder, builder.in_chans, self.pretrained, augment),
+                builder.images_.mean_, builder.images_.std_, builder.images_.pixel_scale_,
             )
         if builder.text_ is not None:
             encoders["text"] = BagOfWordsEncoder(
