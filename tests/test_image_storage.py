@@ -33,3 +33,23 @@ def test_uint8_and_float_images_give_the_same_model():
     from_float = su.DeepSurv(**settings).fit(_as_float(X), y)
     assert from_float.inputs_.transform(_as_float(X.iloc[:2]))["image"].dtype == np.float32
     np.testing.assert_allclose(from_uint8.predict(X), from_float.predict(_as_float(X)), rtol=1e-4, atol=1e-4)
+
+
+def test_threaded_decoding_equals_sequential(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from structunstruct.data import images
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(12):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray((rng.random((9, 7, 3)) * 255).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    column = pd.Series(paths, index=np.arange(100, 112))
+    sequential = images.load_image_column(column, "image", keep_uint8=True)
+    monkeypatch.setattr(images, "_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(images.os, "cpu_count", lambda: 4)
+    threaded = images.load_image_column(column, "image", keep_uint8=True)
+    assert sequential.shape == (12, 3, 9, 7)
+    np.testing.assert_array_equal(threaded, sequential)

@@ -46,7 +46,7 @@ def load_image_column(
     check_no_missing(missing_images(column), column.index, "image", name)
     _check_files_exist(column, name)
     size = _as_size(image_size)
-    images = [_read_cell(cell, name, index, size) for index, cell in column.items()]
+    images = _read_cells(column, name, size)
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(
@@ -96,6 +96,24 @@ def _as_size(image_size: int | Sequence[int] | None) -> tuple[int, int] | None:
         return (image_size, image_size)
     height, width = image_size
     return (int(height), int(width))
+
+
+#: Files decoded by one worker thread before another is worth starting.
+_FILES_PER_WORKER = 64
+
+
+def _read_cells(column: pd.Series, name: str, size: tuple[int, int] | None) -> list[np.ndarray]:
+    """Decode every cell; files are decoded by a pool of threads (the decoders release the
+    GIL), one per CPU core up to 8."""
+    cells = list(column.items())
+    n_files = sum(isinstance(cell, (str, os.PathLike)) for _, cell in cells)
+    workers = min(8, os.cpu_count() or 1, n_files // _FILES_PER_WORKER)
+    if workers < 2:
+        return [_read_cell(cell, name, index, size) for index, cell in cells]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda item: _read_cell(item[1], name, item[0], size), cells))
 
 
 def _read_cell(cell: object, name: str, index: object, size: tuple[int, int] | None) -> np.ndarray:
