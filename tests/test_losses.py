@@ -62,3 +62,17 @@ def test_no_events_gives_zero_loss():
     loss = cox_ph_loss(eta, torch.arange(5.0), torch.zeros(5))
     loss.backward()
     assert float(loss.detach()) == 0.0
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_untied_batch_equals_statsmodels(rng, ties):
+    """The shortcut for batches without tied times is the same partial likelihood."""
+    X, _, event = _data(rng)
+    time = rng.permutation(len(event)).astype(float) + 1.0  # all distinct
+    beta = torch.tensor([0.3, -0.5, 0.2], dtype=torch.float64, requires_grad=True)
+    loss = cox_ph_loss(torch.tensor(X) @ beta, torch.tensor(time), torch.tensor(event), ties)
+    loss.backward()
+    model = PHReg(time, X, status=event.astype(int), ties=ties)
+    np.testing.assert_allclose(float(loss), -model.loglike(beta.detach().numpy()) / event.sum(), rtol=1e-10)
+    np.testing.assert_allclose(beta.grad.numpy(), -model.score(beta.detach().numpy()) / event.sum(),
+                               rtol=1e-8, atol=1e-12)
