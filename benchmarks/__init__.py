@@ -12,6 +12,9 @@ SUITES: dict[str, str] = {
     "fusion_gap": "benchmarks.fusion_gap",
     "orthogonalization": "benchmarks.orthogonalization",
     "pamm_speed": "benchmarks.pamm_speed",
+    "deepsurv_epoch": "benchmarks.deepsurv_epoch",
+    "speed": "benchmarks.suite.speed",
+    "regression": "benchmarks.suite.regression",
 }
 
 

@@ -100,7 +100,8 @@ def machine_info() -> dict[str, str]:
     """Where and with what the benchmark ran."""
     from importlib.metadata import version
 
-    from .cox_speed import _blas, _cpu_model, _git_commit, _ram_gib
+    from ._machine import _blas, _cpu_model, _ram_gib
+    from ._machine import git_commit as _git_commit
 
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

@@ -57,8 +57,13 @@ def _run_benchmark(args: argparse.Namespace) -> int:
 
 def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``benchmark`` subcommand (suites in ``benchmarks/suite``)."""
-    parser = subparsers.add_parser("benchmark", help="run a benchmark suite (survival, images)")
-    parser.add_argument("suite", metavar="SUITE", help="survival or images")
+    parser = subparsers.add_parser(
+        "benchmark", help="run a benchmark suite (survival, images, regression, speed)",
+        description="Run a benchmark suite from the repository root; results (CSV, markdown "
+        "table, PNG plot) go to benchmarks/results/ (--quick: *_quick.*).",
+    )
+    parser.add_argument("suite", metavar="SUITE", choices=["survival", "images", "regression", "speed"],
+                        help="survival, images, regression or speed")
     parser.add_argument("--quick", action="store_true", help="small CI run (< 2 minutes)")
     parser.add_argument("--output", default=None, metavar="DIR",
                         help="results folder (default: benchmarks/results)")

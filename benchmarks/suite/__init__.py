@@ -1,4 +1,4 @@
-"""The ``survival`` and ``images`` benchmark suites (runner, models, protocol, report).
+"""The benchmark suites ``survival``, ``images``, ``regression`` and ``speed``.
 
 ``structunstruct benchmark SUITE [--quick] [--output DIR]`` and
 ``python -m benchmarks SUITE ...`` both end in :func:`run_suite` or the suite's
@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import importlib
 
-SUITE_MODULES = {"survival": "benchmarks.suite.survival", "images": "benchmarks.suite.images"}
+SUITE_MODULES = {
+    "survival": "benchmarks.suite.survival",
+    "images": "benchmarks.suite.images",
+    "regression": "benchmarks.suite.regression",
+    "speed": "benchmarks.suite.speed",
+}
 
 
 def run_suite(suite: str, *, quick: bool = False, output: str | None = None) -> int:
