@@ -206,3 +206,25 @@ def test_sklearn_contract(rng):
     np.testing.assert_allclose(model.predict(X.iloc[:1]), model.predict(X)[:1], rtol=1e-5, atol=1e-6)
     again = su.SemiStructuredRegressor(**model.get_params()).fit(X, y)
     np.testing.assert_allclose(again.predict(X), model.predict(X), rtol=1e-6)
+
+
+
+def test_gamlss_with_smooths_and_scale_terms_on_diabetes():
+    """Smooth mean terms plus log-linear scale terms on sklearn's diabetes data: the
+    gram matrix of some smooths is singular there (s4 takes few distinct values), which
+    used to fail the search for the penalty weight with 'Singular matrix'."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    X = frame.drop(columns="target").astype(float)
+    X["sex"] = pd.Categorical(X["sex"].map({1.0: "1", 2.0: "2"}))
+    numeric = [c for c in X.columns if c != "sex"]
+    location = " + ".join(f"s({c})" if c != "sex" else c for c in X.columns)
+    train, test = next(KFold(5, shuffle=True, random_state=0).split(X))
+    model = su.SemiStructuredRegressor(structured=location, scale=numeric, tabular=[])
+    model.fit(X.iloc[train], frame["target"].to_numpy()[train])
+    prediction = model.predict(X.iloc[test])
+    assert np.isfinite(prediction).all()
+    assert r2_score(frame["target"].to_numpy()[test], prediction) > 0.3

@@ -134,7 +134,11 @@ def smoothing_parameter_for_df(
         raise ValueError(f"df must lie in (0, {k}] for a basis of {k} columns; got {df}")
 
     def edf(log_lam: float) -> float:
-        return float(np.trace(np.linalg.solve(gram + np.exp(log_lam) * penalty, gram)))
+        system = gram + np.exp(log_lam) * penalty
+        try:
+            return float(np.trace(np.linalg.solve(system, gram)))
+        except np.linalg.LinAlgError:  # gram singular on the penalty's null space
+            return float(np.trace(np.linalg.lstsq(system, gram, rcond=None)[0]))
 
     lo, hi = -30.0, 30.0
     if edf(hi) > df:
