@@ -73,6 +73,6 @@ def test_untied_batch_equals_statsmodels(rng, ties):
     loss = cox_ph_loss(torch.tensor(X) @ beta, torch.tensor(time), torch.tensor(event), ties)
     loss.backward()
     model = PHReg(time, X, status=event.astype(int), ties=ties)
-    np.testing.assert_allclose(float(loss), -model.loglike(beta.detach().numpy()) / event.sum(), rtol=1e-10)
+    np.testing.assert_allclose(loss.item(), -model.loglike(beta.detach().numpy()) / event.sum(), rtol=1e-10)
     np.testing.assert_allclose(beta.grad.numpy(), -model.score(beta.detach().numpy()) / event.sum(),
                                rtol=1e-8, atol=1e-12)
