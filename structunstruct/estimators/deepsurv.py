@@ -46,7 +46,9 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
       ``orthogonalize=True`` the deep latent features are orthogonalized against the
       structured design so ``summary_`` stays interpretable (Rügamer et al.).
 
-    Deep parts are trained on the partial likelihood of mini-batches; afterwards the
+    Deep parts are trained on the partial likelihood of mini-batches; an exponential
+    moving average of the weights (:class:`~structunstruct.training.WeightAveraging`,
+    decay 0.995 per step) is what is validated, early-stopped and kept. Afterwards the
     structured coefficients are refitted by Newton-Raphson with the deep part as a
     fixed offset (their standard errors are conditional on the deep part), and the
     Breslow baseline hazard is estimated on the training data.
@@ -65,7 +67,9 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         Column of strings, encoded by a trainable bag-of-words network (word ids from a
         vocabulary learned on the training texts).
     image_encoder : str or torch.nn.Module, default="smallcnn"
-        ``"smallcnn"``, any timm model name, or a module exposing ``num_features``.
+        ``"smallcnn"`` (:class:`~structunstruct.nn.SmallConvNet`: three stages of two
+        conv-BN-ReLU layers and max pooling, global average pooling; 64 features),
+        any timm model name, or a module exposing ``num_features``.
     pretrained : False or path, default=False
         Local checkpoint of a timm encoder (nothing is downloaded).
     text_encoder : str, default="bow"

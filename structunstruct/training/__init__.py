@@ -1,6 +1,6 @@
 """The one training loop, its callbacks, device/precision handling and seeding."""
 
-from .callbacks import Callback, EarlyStopping
+from .callbacks import Callback, EarlyStopping, WeightAveraging
 from .device import autocast, local_torch_seed, resolve_device, resolve_precision
 from .loop import Trainer, TrainingConfig, iterate_batches, predict_outputs
 
@@ -9,6 +9,7 @@ __all__ = [
     "EarlyStopping",
     "Trainer",
     "TrainingConfig",
+    "WeightAveraging",
     "autocast",
     "iterate_batches",
     "local_torch_seed",

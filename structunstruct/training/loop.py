@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .callbacks import Callback
+from .callbacks import Callback, WeightAveraging
 from .device import autocast
 
 Batch = Mapping[str, Tensor]
@@ -42,6 +42,10 @@ class TrainingConfig:
         Show a progress bar over epochs.
     grad_clip : float or None
         Clip the gradient norm.
+    ema_decay : float or None
+        Validate and keep an exponential moving average of the weights with this
+        per-step decay (:class:`~structunstruct.training.WeightAveraging`); ``None``
+        keeps the last (or best) trained weights as they are.
     """
 
     lr: float = 1e-3
@@ -52,6 +56,7 @@ class TrainingConfig:
     autocast_dtype: torch.dtype | None = None
     verbose: bool = False
     grad_clip: float | None = 10.0
+    ema_decay: float | None = 0.995
 
 
 def iterate_batches(
@@ -61,17 +66,40 @@ def iterate_batches(
 
     Shuffled when ``generator`` is given. Rows are split into ``ceil(n / batch_size)``
     nearly equal batches, so no batch is tiny (a Cox risk set of two rows is useless).
+    The rows of several consecutive batches (at most :data:`GATHER_BYTES` of data) are
+    gathered with one indexing call per tensor and the batches are contiguous slices of
+    that copy: the same batches as indexing each one, in far fewer tensor operations.
     """
     n = len(next(iter(tensors.values())))
     n_batches = max(1, math.ceil(n / batch_size))
     index = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for chunk in torch.tensor_split(index, n_batches):
-        yield {k: v[chunk] for k, v in tensors.items()}
+    small, n_large = divmod(n, n_batches)  # torch.tensor_split's sizes: larger ones first
+    sizes = [small + 1] * n_large + [small] * (n_batches - n_large)
+    per_gather = _batches_per_gather(tensors, n, small + 1)
+    start = 0
+    for first in range(0, n_batches, per_gather):
+        block = sizes[first:first + per_gather]
+        rows = index[start:start + sum(block)]
+        start += sum(block)
+        pieces = {k: torch.split(v[rows], block) for k, v in tensors.items()}
+        for j in range(len(block)):
+            yield {k: parts[j] for k, parts in pieces.items()}
+
+
+#: Most bytes gathered at once by :func:`iterate_batches` (at least one batch is).
+GATHER_BYTES = 32 * 2**20
+
+
+def _batches_per_gather(tensors: Batch, n: int, batch_rows: int) -> int:
+    """How many batches of ``batch_rows`` rows fit in :data:`GATHER_BYTES`."""
+    row_bytes = sum(v.numel() * v.element_size() for v in tensors.values()) / max(n, 1)
+    return max(1, int(GATHER_BYTES // max(row_bytes * batch_rows, 1)))
 
 
 def to_device(batch: Batch, device: torch.device) -> dict[str, Tensor]:
-    """Move a batch to ``device`` without blocking the host."""
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+    """Move a batch to ``device`` without blocking the host (tensors already there are kept)."""
+    return {k: v if v.device == device else v.to(device, non_blocking=True)
+            for k, v in batch.items()}
 
 
 class Trainer:
@@ -96,6 +124,11 @@ class Trainer:
         Set by a callback to end training after the current epoch.
     best_epoch : int or None
         Epoch whose weights were restored by early stopping.
+    optimizer : torch.optim.Optimizer or None
+        The optimizer of the running (or last) ``fit``.
+    eval_module : nn.Module or None
+        Module validated instead of ``module`` (set by
+        :class:`~structunstruct.training.WeightAveraging` to its averaged copy).
     """
 
     def __init__(
@@ -110,15 +143,32 @@ class Trainer:
         self.loss_fn = loss_fn
         self.config = config
         self.callbacks = list(callbacks)
+        if config.ema_decay is not None and not any(
+            isinstance(cb, WeightAveraging) for cb in self.callbacks
+        ):  # first, so that its weights are in place before early stopping restores the best
+            self.callbacks.insert(0, WeightAveraging(config.ema_decay))
         self.generator = generator
         self.history: list[dict[str, Any]] = []
         self.stop_training = False
         self.best_epoch: int | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.eval_module: nn.Module | None = None
+
+    def evaluated_module(self) -> nn.Module:
+        """The module that is validated: ``eval_module`` when set, else ``module``."""
+        return self.module if self.eval_module is None else self.eval_module
 
     def configure_optimizer(self) -> torch.optim.Optimizer:
-        """AdamW over the trainable parameters."""
+        """AdamW over the trainable parameters (torch's fused kernel on CPU and CUDA).
+
+        The fused kernel does one update per parameter tensor instead of about ten tensor
+        operations; it is the same algorithm (results agree to float32 rounding).
+        """
         params = [p for p in self.module.parameters() if p.requires_grad]
-        return torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point()
+                                     for p in params)
+        return torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay,
+                                 fused=fused or None)
 
     def get_loss(self, outputs: dict[str, Tensor], batch: Batch) -> Tensor:
         """The loss of one batch."""
@@ -126,28 +176,32 @@ class Trainer:
 
     def train_step(self, batch: Batch, optimizer: torch.optim.Optimizer) -> Tensor:
         """One optimisation step; returns the (detached) batch loss."""
-        self.module.train()
-        optimizer.zero_grad(set_to_none=True)
+        if not self.module.training:  # set once per epoch, not walked every batch
+            self.module.train()
+        # the optimizer's parameters: the trainable ones, without walking the module tree
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for p in params:  # zero_grad(set_to_none=True) without its profiling wrapper
+            p.grad = None
         with autocast(self.config.device, self.config.autocast_dtype):
             outputs = self.module(batch)
         loss = self.get_loss(_as_float(outputs), batch)
         loss.backward()
         if self.config.grad_clip:
-            nn.utils.clip_grad_norm_(self.module.parameters(), self.config.grad_clip)
+            clip_grad_norm(params, self.config.grad_clip)
         optimizer.step()
         return loss.detach()
 
     @torch.no_grad()
     def validation_step(self, data: Batch) -> float:
         """Loss on the whole validation set (forward in batches, loss on all rows)."""
-        outputs = predict_outputs(self.module, data, self.config)
+        outputs = predict_outputs(self.evaluated_module(), data, self.config)
         targets = {k: v.to(self.config.device) for k, v in data.items()}
         return float(self.get_loss(outputs, targets))
 
     def fit(self, train: Batch, valid: Batch | None = None) -> Trainer:
         """Train for up to ``max_epochs`` epochs."""
         self.module.to(self.config.device)
-        optimizer = self.configure_optimizer()
+        self.optimizer = optimizer = self.configure_optimizer()
         for cb in self.callbacks:
             cb.on_train_begin(self)
         epochs = _epoch_range(self.config)
@@ -196,7 +250,26 @@ def predict_outputs(module: nn.Module, data: Batch, config: TrainingConfig) -> d
 
 
 def _as_float(outputs: dict[str, Tensor]) -> dict[str, Tensor]:
-    return {k: v.float() for k, v in outputs.items()}
+    return {k: v if v.dtype == torch.float32 else v.float() for k, v in outputs.items()}
+
+
+def clip_grad_norm(parameters: Sequence[Tensor], max_norm: float) -> None:
+    """Scale the gradients so that their joint 2-norm is at most ``max_norm``.
+
+    The computation of ``torch.nn.utils.clip_grad_norm_`` (per-tensor norms, their norm,
+    ``clamp(max_norm / (norm + 1e-6), max=1)``) in four tensor calls: torch's own
+    version falls back to one call per gradient on CPU. Gradients on several devices or
+    of several dtypes are passed to torch's version.
+    """
+    with_grad = [p for p in parameters if p.grad is not None]
+    if not with_grad:
+        return
+    grads = [p.grad for p in with_grad]
+    if len({(g.device, g.dtype) for g in grads}) > 1:
+        nn.utils.clip_grad_norm_(with_grad, max_norm)
+        return
+    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
 
 
 def _epoch_range(config: TrainingConfig) -> Any:
