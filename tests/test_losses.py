@@ -76,3 +76,57 @@ def test_untied_batch_equals_statsmodels(rng, ties):
     np.testing.assert_allclose(loss.item(), -model.loglike(beta.detach().numpy()) / event.sum(), rtol=1e-10)
     np.testing.assert_allclose(beta.grad.numpy(), -model.score(beta.detach().numpy()) / event.sum(),
                                rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_gradient_passes_finite_difference_check(rng, ties):
+    """The analytic gradient of the one-node loss against central differences (float64)."""
+    _, time, event = _data(rng, n=40, tie_levels=6)
+    eta = torch.tensor(rng.normal(size=40), dtype=torch.float64, requires_grad=True)
+    t, e = torch.tensor(time), torch.tensor(event)
+    assert torch.autograd.gradcheck(lambda x: cox_ph_loss(x, t, e, ties), (eta,))
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_torch_and_numpy_evaluations_agree(rng, ties):
+    """The accelerator path (torch ops) equals the host path (numpy) on the same batch."""
+    from structunstruct.nn.losses import RiskSets, _loss_and_gradient, _NumpyOps, _TorchOps
+
+    _, time, event = _data(rng, n=300, tie_levels=20)
+    eta = rng.normal(size=300) * 3
+    risk_sets = RiskSets.from_arrays(time, event, ties)
+    order = risk_sets.order
+    loss_np, grad_np = _loss_and_gradient(eta[order], risk_sets, _NumpyOps, True)
+    on_torch = risk_sets.to(torch.device("cpu"), torch.float64)
+    loss_t, grad_t = _loss_and_gradient(torch.tensor(eta)[on_torch.order], on_torch, _TorchOps, True)
+    np.testing.assert_allclose(float(loss_t), loss_np, rtol=1e-12)
+    np.testing.assert_allclose(grad_t.numpy(), grad_np, rtol=1e-10, atol=1e-14)
+
+
+def test_float32_scores_keep_float32_and_match_float64(rng):
+    _, time, event = _data(rng)
+    eta64 = torch.tensor(rng.normal(size=len(time)), requires_grad=True)
+    eta32 = eta64.detach().float().requires_grad_()
+    t, e = torch.tensor(time), torch.tensor(event)
+    loss32, loss64 = cox_ph_loss(eta32, t, e), cox_ph_loss(eta64, t, e)
+    loss32.backward()
+    loss64.backward()
+    assert loss32.dtype == torch.float32 and eta32.grad.dtype == torch.float32
+    np.testing.assert_allclose(loss32.item(), loss64.item(), rtol=1e-6)
+    np.testing.assert_allclose(eta32.grad.numpy(), eta64.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_column_scores_and_no_gradient_mode(rng):
+    """(n, 1) scores give the same loss; under no_grad no gradient is kept."""
+    _, time, event = _data(rng)
+    eta = torch.tensor(rng.normal(size=len(time)))
+    t, e = torch.tensor(time), torch.tensor(event)
+    with torch.no_grad():
+        column = cox_ph_loss(eta[:, None], t, e)
+    assert not column.requires_grad
+    np.testing.assert_allclose(column.item(), cox_ph_loss(eta, t, e).item(), rtol=1e-14)
+
+
+def test_unknown_ties_are_rejected():
+    with pytest.raises(ValueError, match="ties must be one of"):
+        cox_ph_loss(torch.zeros(3), torch.arange(3.0), torch.ones(3), ties="exact")

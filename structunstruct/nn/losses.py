@@ -2,17 +2,220 @@
 
 The Cox partial likelihood is computed exactly on the observations given (a
 mini-batch forms its own risk sets, as in DeepSurv), with Efron or Breslow handling
-of tied event times. Everything is vectorised: one sort, a cumulative
-log-sum-exp and segment reductions, O(n log n), and stable for large risk scores
-because risk-set sums are only ever formed in log space.
+of tied event times. It is one autograd node with an analytic gradient:
+
+- :class:`RiskSets` is the combinatorial structure of a batch (sort order, tie
+  groups, Efron's fractions). It depends only on the times and events and is built
+  on the host with numpy.
+- :func:`_loss_and_gradient` evaluates the loss and, in the same pass, its gradient,
+  written once against a small array namespace: numpy in float64 for scores on the
+  CPU (a few dozen operations on a mini-batch cost microseconds there, where every
+  torch operation and autograd node costs ten or more), torch on an accelerator.
+  Risk-set sums are only ever formed in log space or relative to the risk set's own
+  log-sum, so large scores are stable.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 TIES = ("efron", "breslow")
+
+
+@dataclass(frozen=True)
+class RiskSets:
+    """The risk-set structure of one batch, in descending order of time.
+
+    Row ``k`` of the sorted batch belongs to the risk sets of its own tie group and of
+    every later group (all rows of groups ``0 .. g`` are at risk at the time of group
+    ``g``). The arrays are numpy arrays on the host, or tensors after :meth:`to`.
+
+    Attributes
+    ----------
+    order : array of int64, shape (n,)
+        Rows of the batch sorted by decreasing time (stable).
+    event : array of float, shape (n,)
+        Event indicator (0/1) of the sorted rows.
+    last, first : array of int64, shape (n,), or None
+        Position of the last (first) row of each sorted row's tie group: the log-sum
+        of the risk set is the cumulative log-sum-exp at ``last``. ``None`` when no
+        times are tied (each row is its own group).
+    group : array of int64, shape (n,), or None
+        Tie group of each sorted row; ``None`` when no times are tied.
+    fraction : array of float, shape (n,), or None
+        Efron's ``l / d`` for the ``l``-th (from 0) of ``d`` tied events of a group
+        (0 for censored rows); ``None`` under Breslow or without ties.
+    n_groups, n_events : int
+    """
+
+    order: Any
+    event: Any
+    last: Any = None
+    first: Any = None
+    group: Any = None
+    fraction: Any = None
+    n_groups: int = 0
+    n_events: int = 0
+
+    @classmethod
+    def from_arrays(cls, time: np.ndarray, event: np.ndarray, ties: str = "efron") -> RiskSets:
+        """Build the structure (numpy, float64 values) from times and event indicators."""
+        if ties not in TIES:
+            raise ValueError(f"ties must be one of {list(TIES)}; got {ties!r}")
+        time = np.asarray(time).reshape(-1)
+        order = np.argsort(-time, kind="stable")
+        t = time[order]
+        e = (np.asarray(event).reshape(-1)[order] != 0).astype(np.float64)
+        n, n_events = len(t), int(np.count_nonzero(e))
+        starts = np.empty(n, dtype=bool)
+        starts[:1] = True
+        np.not_equal(t[1:], t[:-1], out=starts[1:])
+        if starts.all():
+            return cls(order, e, n_groups=n, n_events=n_events)
+        group = np.cumsum(starts) - 1
+        n_groups = int(group[-1]) + 1
+        first_of_group = np.flatnonzero(starts)
+        first = first_of_group[group]
+        last = (np.append(first_of_group[1:], n) - 1)[group]
+        fraction = _efron_fraction(e, group, first, n_groups) if ties == "efron" else None
+        return cls(order, e, last, first, group, fraction, n_groups, n_events)
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> RiskSets:
+        """The same structure as tensors on ``device`` (values in ``dtype``)."""
+        def convert(name: str, value: Any) -> Any:
+            if not isinstance(value, np.ndarray):
+                return value
+            tensor = torch.from_numpy(value)
+            if tensor.is_floating_point():
+                tensor = tensor.to(dtype)
+            return tensor.to(device, non_blocking=True)
+
+        return replace(self, **{f.name: convert(f.name, getattr(self, f.name)) for f in fields(self)})
+
+
+def _efron_fraction(e: np.ndarray, group: np.ndarray, first: np.ndarray, n_groups: int) -> np.ndarray:
+    """``l / d`` for the ``l``-th (from 0) of the ``d`` events of each tie group."""
+    events_before = np.cumsum(e) - e
+    rank = events_before - events_before[first]
+    d = np.bincount(group, weights=e, minlength=n_groups)[group]
+    return np.where(e > 0, rank / np.maximum(d, 1.0), 0.0)
+
+
+class _NumpyOps:
+    """The array operations of :func:`_loss_and_gradient`, for numpy arrays."""
+
+    exp, log1p, where, dot = np.exp, np.log1p, np.where, np.dot
+    logcumsumexp = np.logaddexp.accumulate
+
+    @staticmethod
+    def segment_sum(values: np.ndarray, segment: np.ndarray, n_segments: int) -> np.ndarray:
+        return np.bincount(segment, weights=values, minlength=n_segments)
+
+    @staticmethod
+    def reverse(values: np.ndarray) -> np.ndarray:
+        return values[::-1]
+
+
+class _TorchOps:
+    """The array operations of :func:`_loss_and_gradient`, for 1-d tensors."""
+
+    exp, log1p, where, dot = torch.exp, torch.log1p, torch.where, torch.dot
+
+    @staticmethod
+    def logcumsumexp(values: Tensor) -> Tensor:
+        return torch.logcumsumexp(values, 0)
+
+    @staticmethod
+    def segment_sum(values: Tensor, segment: Tensor, n_segments: int) -> Tensor:
+        return values.new_zeros(n_segments).index_add_(0, segment, values)
+
+    @staticmethod
+    def reverse(values: Tensor) -> Tensor:
+        return values.flip(0)
+
+
+def _loss_and_gradient(eta: Any, risk_sets: RiskSets, ops: Any, with_gradient: bool) -> tuple[Any, Any]:
+    """Negative log partial likelihood over events and its gradient, on sorted scores.
+
+    With the log-sum ``lrs_i`` of the risk set of event ``i`` and Efron's correction
+    ``c_i = log(1 - f_i D_g / R_g)`` (``D_g`` the tied events' sum of ``exp(eta)``,
+    ``R_g`` the risk set's), the denominator of event ``i`` is ``den_i = lrs_i + c_i``
+    and the loss is ``sum_i (den_i - eta_i) / n_events``. Its derivative for row ``k``
+    is ``(sum_{i: k at risk} exp(eta_k - den_i) - e_k (exp(eta_k) / R_g) sum_{i tied
+    with k} f_i / (1 - f_i D_g / R_g) - e_k) / n_events``, where the first sum runs
+    over the events of ``k``'s group and of all later groups: a reverse cumulative
+    log-sum-exp. Returns ``(loss, gradient)``, the gradient ``None`` when not asked for.
+    """
+    e = risk_sets.event
+    lrs = ops.logcumsumexp(eta)
+    if risk_sets.last is not None:
+        lrs = lrs[risk_sets.last]
+    den, corr, relative = lrs, None, None
+    if risk_sets.fraction is not None:
+        relative = ops.exp(eta - lrs)  # exp(eta_k) / R_g, at most 1
+        tied = ops.segment_sum(relative * e, risk_sets.group, risk_sets.n_groups)  # D_g / R_g
+        corr = ops.log1p(-risk_sets.fraction * tied[risk_sets.group])
+        den = lrs + corr
+    scale = 1.0 / max(risk_sets.n_events, 1)
+    loss = ops.dot(e, den - eta) * scale
+    if not with_gradient:
+        return loss, None
+    after = ops.reverse(ops.logcumsumexp(ops.reverse(ops.where(e > 0, -den, -np.inf))))
+    if risk_sets.first is not None:
+        after = after[risk_sets.first]
+    grad = ops.exp(eta + after) - e
+    if corr is not None:
+        weight = risk_sets.fraction * ops.exp(-corr)  # f_i / (1 - f_i D_g / R_g)
+        per_group = ops.segment_sum(weight, risk_sets.group, risk_sets.n_groups)
+        grad = grad - e * relative * per_group[risk_sets.group]
+    return loss, grad * scale
+
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+class _CoxPartialLikelihood(torch.autograd.Function):
+    """The loss of :func:`cox_ph_loss` as one autograd node.
+
+    The gradient is computed in the forward pass (when the scores need one) and
+    scaled in the backward pass; it is not itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, log_risk: Tensor, risk_sets: RiskSets) -> Tensor:  # type: ignore[override]
+        with_gradient = bool(ctx.needs_input_grad[0])
+        host_dtype = _NUMPY_DTYPES.get(log_risk.dtype)
+        if log_risk.device.type == "cpu" and host_dtype is not None:
+            eta = log_risk.detach().numpy().reshape(-1).astype(np.float64)[risk_sets.order]
+            loss, grad = _loss_and_gradient(eta, risk_sets, _NumpyOps, with_gradient)
+            loss = torch.from_numpy(np.asarray(loss, dtype=host_dtype))
+            if grad is not None:
+                unsorted = np.empty(len(grad), dtype=host_dtype)
+                unsorted[risk_sets.order] = grad
+                grad = torch.from_numpy(unsorted)
+        else:
+            flat = log_risk.detach().reshape(-1)
+            if isinstance(risk_sets.order, np.ndarray):
+                risk_sets = risk_sets.to(flat.device, flat.dtype)
+            eta = flat[risk_sets.order]
+            loss, grad = _loss_and_gradient(eta, risk_sets, _TorchOps, with_gradient)
+            if grad is not None:
+                grad = torch.empty_like(grad).index_copy_(0, risk_sets.order, grad)
+        if grad is not None:
+            ctx.save_for_backward(grad.reshape(log_risk.shape))
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * grad_output, None
 
 
 def cox_ph_loss(log_risk: Tensor, time: Tensor, event: Tensor, ties: str = "efron") -> Tensor:
@@ -20,7 +223,7 @@ def cox_ph_loss(log_risk: Tensor, time: Tensor, event: Tensor, ties: str = "efro
 
     Parameters
     ----------
-    log_risk : Tensor of shape (n,)
+    log_risk : Tensor of shape (n,) or (n, 1)
         Log hazard ratios (the linear predictor).
     time : Tensor of shape (n,)
         Observed times.
@@ -32,59 +235,29 @@ def cox_ph_loss(log_risk: Tensor, time: Tensor, event: Tensor, ties: str = "efro
     Returns
     -------
     Tensor
-        Scalar loss; zero (with a graph) when there are no events.
+        Scalar loss; zero (with a zero gradient) when there are no events.
 
     Notes
     -----
-    Whether the batch has tied times is read back to the host (one synchronisation,
-    as the data-dependent tie groups need anyway): without ties the risk sets are the
-    prefixes of the sorted batch and Efron's and Breslow's likelihoods are both the
-    plain one, computed with a single cumulative log-sum-exp.
+    The risk-set structure is built on the host from ``time`` and ``event`` (copied
+    there when they live on an accelerator: one small transfer, which the
+    data-dependent tie groups need anyway). Scores on the CPU are evaluated in
+    float64 with numpy; on an accelerator with torch in their own dtype. Without tied
+    times Efron's and Breslow's likelihoods are both the plain one. The gradient is
+    analytic and not itself differentiable (no second derivatives).
     """
-    if ties not in TIES:
-        raise ValueError(f"ties must be one of {list(TIES)}; got {ties!r}")
-    log_risk = log_risk.reshape(-1)
-    order = torch.argsort(time.reshape(-1), descending=True, stable=True)
-    eta = log_risk[order]
-    t = time.reshape(-1)[order]
-    e = event.reshape(-1)[order].to(eta.dtype)
-    n_events = e.sum().clamp_min(1.0)
-    if not bool((t[1:] == t[:-1]).any()):
-        return -(e * (eta - torch.logcumsumexp(eta, 0))).sum() / n_events
-    _, group, counts = torch.unique_consecutive(t, return_inverse=True, return_counts=True)
-    last = torch.cumsum(counts, 0) - 1
-    log_risk_set = torch.logcumsumexp(eta, 0)[last][group]
-    if ties == "efron":
-        log_risk_set = log_risk_set + _efron_correction(eta, e, group, log_risk_set, len(counts))
-    return -(e * (eta - log_risk_set)).sum() / n_events
+    risk_sets = RiskSets.from_arrays(_host_array(time), _host_array(event), ties)
+    return cox_partial_likelihood(log_risk, risk_sets)
 
 
-def _efron_correction(
-    eta: Tensor, e: Tensor, group: Tensor, log_risk_set: Tensor, n_groups: int
-) -> Tensor:
-    """``log(1 - (l/d) D/R)`` for the l-th of d tied events (0 for censored rows)."""
-    d = torch.zeros(n_groups, dtype=eta.dtype, device=eta.device).index_add_(0, group, e)
-    masked = torch.where(e > 0, eta, torch.full_like(eta, -torch.inf))
-    peak = torch.full((n_groups,), -torch.inf, dtype=eta.dtype, device=eta.device)
-    peak = peak.scatter_reduce(0, group, masked, reduce="amax").detach()
-    safe_peak = torch.where(torch.isfinite(peak), peak, torch.zeros_like(peak))
-    tied_sum = torch.zeros_like(peak).index_add_(0, group, torch.exp(masked - safe_peak[group]))
-    log_tied = torch.log(tied_sum.clamp_min(torch.finfo(eta.dtype).tiny)) + safe_peak
-    rank = _rank_within_group(e, group, n_groups)
-    frac = torch.where(e > 0, rank / d[group].clamp_min(1.0), torch.zeros_like(rank))
-    ratio = torch.exp((log_tied[group] - log_risk_set).clamp_max(0.0))
-    return torch.where(e > 0, torch.log1p(-frac * ratio), torch.zeros_like(eta))
+def cox_partial_likelihood(log_risk: Tensor, risk_sets: RiskSets) -> Tensor:
+    """The loss of :func:`cox_ph_loss` for a precomputed :class:`RiskSets`."""
+    return _CoxPartialLikelihood.apply(log_risk, risk_sets)
 
 
-def _rank_within_group(e: Tensor, group: Tensor, n_groups: int) -> Tensor:
-    """0, 1, ..., d-1 for the events of each tie group (rows are grouped contiguously)."""
-    before = torch.cumsum(e, 0) - e
-    first_index = torch.zeros(n_groups, dtype=torch.long, device=e.device)
-    positions = torch.arange(len(e), device=e.device)
-    first_index = first_index.scatter_reduce(
-        0, group, positions, reduce="amin", include_self=False
-    )
-    return before - before[first_index][group]
+def _host_array(values: Tensor) -> np.ndarray:
+    values = values.detach()
+    return values.numpy() if values.device.type == "cpu" else values.cpu().numpy()
 
 
 class CoxPHLoss(nn.Module):

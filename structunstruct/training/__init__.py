@@ -3,8 +3,10 @@
 from .callbacks import Callback, EarlyStopping, WeightAveraging
 from .device import autocast, local_torch_seed, resolve_device, resolve_precision
 from .loop import Trainer, TrainingConfig, iterate_batches, predict_outputs
+from .optim import AdamW
 
 __all__ = [
+    "AdamW",
     "Callback",
     "EarlyStopping",
     "Trainer",

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .callbacks import Callback, WeightAveraging
 from .device import autocast
+from .optim import AdamW, fused_kernel_available
 
 Batch = Mapping[str, Tensor]
 LossFn = Callable[[dict[str, Tensor], Batch], Tensor]
@@ -159,16 +160,24 @@ class Trainer:
         return self.module if self.eval_module is None else self.eval_module
 
     def configure_optimizer(self) -> torch.optim.Optimizer:
-        """AdamW over the trainable parameters (fused kernel on CUDA only).
+        """AdamW over the trainable parameters, with the fastest safe implementation.
 
-        On CPU torch's fused AdamW is faster on one thread but about twice as slow when
-        its threads compete with other processes (measured on a shared 2-core machine),
-        so the multi-tensor (foreach) implementation is used there.
+        The fused kernel (:class:`~structunstruct.training.optim.AdamW`) on CUDA, and on
+        CPU when torch runs on one thread: for DeepSurv's MLP its step takes about
+        0.03 ms against 0.2 ms for ``torch.optim.AdamW(fused=True)`` and 0.6 ms for
+        the default per-parameter loop. torch's fused CPU kernel opens a parallel
+        region for every parameter, which stalls when several threads compete with
+        other processes for the cores (twice as slow, measured on a shared 2-core
+        machine), so with several CPU threads torch's multi-tensor (foreach) AdamW is
+        used.
         """
         params = [p for p in self.module.parameters() if p.requires_grad]
-        fused = bool(params) and all(p.device.type == "cuda" and p.is_floating_point() for p in params)
-        return torch.optim.AdamW(params, lr=self.config.lr, weight_decay=self.config.weight_decay,
-                                 fused=fused or None)
+        kwargs = {"lr": self.config.lr, "weight_decay": self.config.weight_decay}
+        single_cpu_thread = torch.get_num_threads() == 1
+        if fused_kernel_available(params) and (params[0].device.type == "cuda" or single_cpu_thread):
+            return AdamW(params, **kwargs)
+        on_cpu = bool(params) and all(p.device.type == "cpu" for p in params)
+        return torch.optim.AdamW(params, foreach=True if on_cpu else None, **kwargs)
 
     def get_loss(self, outputs: dict[str, Tensor], batch: Batch) -> Tensor:
         """The loss of one batch."""
@@ -258,7 +267,9 @@ def clip_grad_norm(parameters: Sequence[Tensor], max_norm: float) -> None:
 
     The computation of ``torch.nn.utils.clip_grad_norm_`` (per-tensor norms, their norm,
     ``clamp(max_norm / (norm + 1e-6), max=1)``) in four tensor calls: torch's own
-    version falls back to one call per gradient on CPU. Gradients on several devices or
+    version falls back to one call per gradient on CPU. On CPU the scaling is skipped
+    when the norm is within ``max_norm`` (the factor would be 1 up to 1e-6 relative);
+    on an accelerator it is always applied, so the host never waits for the device. Gradients on several devices or
     of several dtypes are passed to torch's version.
     """
     with_grad = [p for p in parameters if p.grad is not None]
@@ -269,6 +280,8 @@ def clip_grad_norm(parameters: Sequence[Tensor], max_norm: float) -> None:
         nn.utils.clip_grad_norm_(with_grad, max_norm)
         return
     total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    if grads[0].device.type == "cpu" and float(total) <= max_norm:
+        return  # reading the norm costs nothing on the host: skip the no-op scaling
     torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
 
 

@@ -88,5 +88,7 @@ class TabularEncoder(nn.Module):
         -------
         Tensor of shape (n, out_dim)
         """
-        parts = [numeric] + [emb(categorical[:, j]) for j, emb in enumerate(self.embeddings)]
-        return self.mlp(torch.cat(parts, dim=1))
+        if len(self.embeddings):
+            embedded = [emb(categorical[:, j]) for j, emb in enumerate(self.embeddings)]
+            numeric = torch.cat([numeric, *embedded], dim=1)
+        return self.mlp(numeric) if len(self.mlp) else numeric
