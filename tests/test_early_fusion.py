@@ -65,3 +65,29 @@ def test_early_fusion_needs_weights_or_pca(images):
     X, y, _ = images
     with pytest.raises(ValueError, match="pretrained='/path/to/checkpoint', or use image_encoder='pca'"):
         su.DeepSurv(image="image", fusion="early").fit(X[:100], y[:100])
+
+
+def test_pretrained_encoders_get_the_statistics_their_weights_expect(images):
+    """Inputs of pretrained timm encoders are standardized as in pretraining, not by the data."""
+    from structunstruct.data.inputs import ImageNormalizer
+    from structunstruct.nn.encoders.image import pretrained_normalization
+
+    imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    assert pretrained_normalization("resnet18", "/any/checkpoint.pth") == imagenet
+    assert pretrained_normalization("resnet18", False) is None  # trained from scratch
+    assert pretrained_normalization("smallcnn", False) is None
+    rgb = np.full((4, 3, 8, 8), 255, dtype=np.uint8)
+    fitted = ImageNormalizer().fit(rgb, imagenet)
+    np.testing.assert_allclose(fitted.mean_, imagenet[0], rtol=1e-6)
+    np.testing.assert_allclose(fitted.transform(rgb, "image")[:, :, 0, 0],
+                               [[(1 - m) / s for m, s in zip(*imagenet)]] * 4, rtol=1e-5)
+    gray = ImageNormalizer().fit(rgb[:, :1], imagenet)  # summed first convolution: averages
+    np.testing.assert_allclose([gray.mean_[0], gray.std_[0]], [np.mean(imagenet[0]), np.mean(imagenet[1])],
+                               rtol=1e-6)
+
+    X, y, _ = images
+    model = su.DeepSurv(image="image", tabular=[], fusion="early", image_encoder="tf_efficientnet_lite0",
+                        pretrained=_efficientnet_path(), max_epochs=1, random_state=0).fit(X[:60], y[:60])
+    np.testing.assert_allclose([model.inputs_.images_.mean_[0], model.inputs_.images_.std_[0]], [0.5, 0.5])
+    from_scratch = su.DeepSurv(image="image", tabular=[], max_epochs=1, random_state=0).fit(X[:60], y[:60])
+    assert from_scratch.inputs_.images_.mean_[0] < 0.3  # MNIST digits: mostly black background

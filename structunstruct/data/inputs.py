@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..nn.encoders.image import pretrained_normalization
 from .design import StructuredDesign
 from .features import FrozenEncoderFeatures, PixelPCA
 from .images import load_image_column, missing_images
@@ -31,14 +32,31 @@ class ImageNormalizer:
     shape_: tuple[int, ...] | None = field(default=None, init=False)
     pixel_scale_: float = field(default=1.0, init=False)
 
-    def fit(self, images: np.ndarray) -> ImageNormalizer:
-        """Learn channel means/stds from images of shape (n, C, H, W)."""
+    def fit(self, images: np.ndarray, statistics: tuple[Sequence[float], Sequence[float]] | None = None
+            ) -> ImageNormalizer:
+        """Learn channel means/stds from images of shape (n, C, H, W).
+
+        Parameters
+        ----------
+        images : ndarray of shape (n, C, H, W)
+        statistics : (mean, std), optional
+            Fixed per-channel statistics on the [0, 1] pixel scale instead of learned
+            ones: those a pretrained encoder expects. With another number of channels
+            than given (a grayscale image for an RGB network, whose first convolution
+            is summed over RGB), the channels take the average mean and std (exact
+            when the RGB statistics are equal) or, for more channels, cycle through them.
+        """
         self.pixel_scale_ = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
-        mean, std = [], []
-        for channel in range(images.shape[1]):
-            values = images[:, channel].astype(np.float64) * self.pixel_scale_
-            mean.append(values.mean())
-            std.append(values.std())
+        n_channels = images.shape[1]
+        if statistics is not None:
+            mean = _per_channel(statistics[0], n_channels)
+            std = _per_channel(statistics[1], n_channels)
+        else:
+            mean, std = [], []
+            for channel in range(n_channels):
+                values = images[:, channel].astype(np.float64) * self.pixel_scale_
+                mean.append(values.mean())
+                std.append(values.std())
         self.mean_ = np.asarray(mean, dtype=np.float32)
         self.std_ = np.where(np.asarray(std) > 0, std, 1.0).astype(np.float32)
         self.shape_ = tuple(images.shape[1:])
@@ -60,6 +78,16 @@ class ImageNormalizer:
         return (scaled - self.mean_[None, :, None, None]) / self.std_[None, :, None, None]
 
 
+def _per_channel(values: Sequence[float], n_channels: int) -> np.ndarray:
+    """Per-channel statistics for ``n_channels`` channels from those of another count."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == n_channels:
+        return values
+    if n_channels == 1:
+        return values.mean(keepdims=True)
+    return np.resize(values, n_channels)
+
+
 @dataclass
 class InputBuilder:
     """Turn a DataFrame into the arrays each part of the network reads.
@@ -73,7 +101,10 @@ class InputBuilder:
         pixels when ``image_encoder="pca"``, else a frozen ``image_encoder`` with
         ``pretrained`` weights), standardized and appended to ``"numeric"``.
     image_encoder, pretrained
-        The early-fusion feature extractor.
+        The image encoder (the early-fusion feature extractor). With pretrained weights
+        of a timm model, images are standardized with the statistics those weights
+        expect (timm's pretrained data config, e.g. ImageNet's), otherwise with
+        statistics of the training images.
     n_image_features : int
         Principal components kept by PCA.
     missing_modalities : {"error", "allow"}
@@ -166,7 +197,7 @@ class InputBuilder:
         """Learn image (and early-fusion feature) statistics on the rows with an image."""
         present = self._present(missing_images(column), column, "image", fitting=True)
         raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True)
-        self.images_ = ImageNormalizer().fit(raw)
+        self.images_ = ImageNormalizer().fit(raw, pretrained_normalization(self.image_encoder, self.pretrained))
         if self.fusion != "early":
             return raw, present
         images = self.images_.transform(raw, self.roles.image)

@@ -24,6 +24,7 @@ from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
 from ..nn.augment import RandomAffine
 from ..nn.encoders.pixels import StandardizedImageEncoder
 from ..nn.encoders.text import BagOfWordsEncoder
+from ..nn.fusion import FUSION_LAYERS
 from ..training import (
     EarlyStopping,
     Trainer,
@@ -65,6 +66,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "callbacks": [list, tuple, None],
     "missing_modalities": [StrOptions(set(MISSING_MODALITIES))],
     "modality_dropout": [Interval(Real, 0, 1, closed="left")],
+    "fusion_layer": [StrOptions(set(FUSION_LAYERS))],
 }
 
 
@@ -98,6 +100,12 @@ class SemiStructuredMixin:
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
                 raise ValueError(f"{name} must be a sequence of positive integers; got {widths!r}")
         self._check_modality_dropout()
+        if self.fusion_layer == "film" and (self.image is None or self.fusion != "joint"):
+            raise ValueError(
+                "fusion_layer='film' modulates the image encoding by the other modalities; "
+                f"it needs an image column and fusion='joint' (got image={self.image!r}, "
+                f"fusion={self.fusion!r})"
+            )
         if self.text is not None and self.text_encoder != "bow":
             resolve_text_encoder_path(self.text_encoder)  # a clear error before any training
 
@@ -185,6 +193,7 @@ class SemiStructuredMixin:
             bias=bias,
             optional_modalities=optional,
             modality_dropout=self.modality_dropout,
+            fusion_layer=self.fusion_layer,
         )
 
     def _training_config(self) -> TrainingConfig:

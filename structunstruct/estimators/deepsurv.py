@@ -113,6 +113,13 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         Widths of the deep tabular MLP.
     fusion_layers : sequence of int, default=(32,)
         Widths of the MLP after concatenating several modalities.
+    fusion_layer : {"concat", "film"}, default="concat"
+        How joint fusion joins the encodings: concatenation, or FiLM, which modulates
+        the image features by the tabular (and text) encoding,
+        ``(1 + gamma(c)) * h + beta(c)``, before the fusion MLP
+        (:class:`~structunstruct.nn.fusion.FiLMFusion`), so image-by-covariate
+        interactions are products, not learned from ReLUs. Needs ``fusion="joint"``, an
+        image and another modality.
     dropout : float, default=0.1
     lr : float, default=1e-3
     weight_decay : float, default=1e-4
@@ -166,6 +173,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         orthogonalize: bool = False,
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
+        fusion_layer: str = "concat",
         ties: str = "efron",
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
@@ -195,6 +203,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.orthogonalize = orthogonalize
         self.missing_modalities = missing_modalities
         self.modality_dropout = modality_dropout
+        self.fusion_layer = fusion_layer
         self.ties = ties
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
@@ -296,7 +305,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         ties = self.ties
 
         def loss_fn(outputs: dict, batch: dict) -> torch.Tensor:
-            return cox_ph_loss(outputs["eta"][:, 0], batch["time"], batch["event"], ties)
+            return cox_ph_loss(outputs["eta"], batch["time"], batch["event"], ties)  # (n, 1)
 
         trainer = self._train(module, tensors, loss_fn, valid, seed)
         self.history_ = trainer.history

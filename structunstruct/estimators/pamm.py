@@ -66,7 +66,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     Parameters
     ----------
     structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment,
-    fusion, orthogonalize, missing_modalities, modality_dropout, hidden_layers,
+    fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers,
     fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
     validation_fraction, device, precision, random_state, verbose, callbacks
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects).
@@ -132,6 +132,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         orthogonalize: bool = False,
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
+        fusion_layer: str = "concat",
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
@@ -165,6 +166,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.orthogonalize = orthogonalize
         self.missing_modalities = missing_modalities
         self.modality_dropout = modality_dropout
+        self.fusion_layer = fusion_layer
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
         self.dropout = dropout

@@ -95,7 +95,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     deep_strategy : {"joint", "two_stage", "post_hoc"}, default="joint"
         How structured and deep parts are fitted (``orthogonalize`` applies to
         ``"joint"`` only).
-    hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs,
+    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs,
     early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         Training settings, as in :class:`~structunstruct.DeepSurv` (the validation rows
         are a random share; early stopping watches their negative log-likelihood).
@@ -164,6 +164,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         orthogonalize: bool = False,
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
+        fusion_layer: str = "concat",
         deep_strategy: str = "joint",
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
@@ -196,6 +197,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.orthogonalize = orthogonalize
         self.missing_modalities = missing_modalities
         self.modality_dropout = modality_dropout
+        self.fusion_layer = fusion_layer
         self.deep_strategy = deep_strategy
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .fusion import ConcatFusion, MissingModalities
+from .fusion import FUSION_LAYERS, ConcatFusion, FiLMFusion, MissingModalities
 from .orthogonalization import Orthogonalization
 
 
@@ -35,6 +35,11 @@ class AdditivePredictor(nn.Module):
         "_present"]`` (bool, (n,)) marks the rows that have it (all rows when the key is
         not in the batch). Absent encodings are replaced by a learned missing embedding
         before fusion (:class:`~structunstruct.nn.fusion.MissingModalities`).
+    fusion_layer : {"concat", "film"}
+        How the encodings are joined: concatenation (:class:`~structunstruct.nn.fusion.ConcatFusion`)
+        or FiLM modulation of the ``"image"`` encoding by the others
+        (:class:`~structunstruct.nn.fusion.FiLMFusion`; needs an image encoder and
+        another one).
     modality_dropout : float
         In training, drop each optional modality of each row with this probability.
         When the predictor has no other input (no structured part, no other encoder), a
@@ -58,6 +63,7 @@ class AdditivePredictor(nn.Module):
         bias: bool = False,
         optional_modalities: Sequence[str] = (),
         modality_dropout: float = 0.0,
+        fusion_layer: str = "concat",
     ) -> None:
         super().__init__()
         encoders = dict(encoders or {})
@@ -77,8 +83,17 @@ class AdditivePredictor(nn.Module):
                 {name: encoders[name].out_dim for name in optional_modalities},
                 modality_dropout, keep_one=not always_there,
             )
+        if fusion_layer not in FUSION_LAYERS:
+            raise ValueError(f"fusion_layer must be one of {list(FUSION_LAYERS)}; got {fusion_layer!r}")
+        dims = [e.out_dim for e in encoders.values()]
+        if fusion_layer == "film":
+            if "image" not in encoders or len(encoders) < 2:
+                raise ValueError("fusion_layer='film' modulates the image encoding by the other "
+                                 f"modalities; the encoders are {sorted(encoders)}")
+            self.fusion = FiLMFusion(dims, list(encoders).index("image"), fusion_layers, dropout)
+        elif encoders:
+            self.fusion = ConcatFusion(dims, fusion_layers, dropout)
         if encoders:
-            self.fusion = ConcatFusion([e.out_dim for e in encoders.values()], fusion_layers, dropout)
             self.deep_head = nn.Linear(self.fusion.out_dim, n_outputs, bias=False)
             if orthogonalize and n_structured:
                 self.orthogonalization = Orthogonalization()
@@ -118,17 +133,34 @@ class AdditivePredictor(nn.Module):
         -------
         dict with ``"eta"``, ``"structured"`` and ``"deep"``, each of shape (n, n_outputs).
         """
-        reference = next(iter(batch.values()))
-        n = reference.shape[0]
-        zeros = torch.zeros(n, self.out_dim, device=reference.device)
-        structured = self.structured(batch["structured"]) if self.structured is not None else zeros
-        deep = zeros
+        structured = deep = None
+        if self.structured is not None:
+            structured = self.structured(batch["structured"])
         if self.fusion is not None:
             latent = self.latent(batch)
             if self.orthogonalization is not None:
                 latent = self.orthogonalization(latent, batch["structured"])
             deep = self.deep_head(latent)
-        eta = structured.float() + deep.float()
+        eta = _add(structured, deep)
+        if eta is None:  # no part at all: the intercept alone
+            reference = next(iter(batch.values()))
+            eta = torch.zeros(reference.shape[0], self.out_dim, device=reference.device)
+        eta = eta.float()  # the identity on float32; bf16 parts under autocast
         if self.bias is not None:
             eta = eta + self.bias
+        structured = torch.zeros_like(eta) if structured is None else structured
+        deep = torch.zeros_like(eta) if deep is None else deep
         return {"eta": eta, "structured": structured, "deep": deep}
+
+
+def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    """``a + b`` in float32, where a missing term (``None``) counts as zero.
+
+    A single term is returned as it is, so a predictor with one part adds no
+    operation (and no autograd node) to the training step.
+    """
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a.float() + b.float()
