@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
 
 def load_image_column(
     column: pd.Series, name: str, image_size: int | Sequence[int] | None = None,
-    keep_uint8: bool = False,
+    keep_uint8: bool = False, cache_dir: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Load every cell of an image column.
 
@@ -32,11 +33,20 @@ def load_image_column(
     keep_uint8 : bool, default=False
         Return 8-bit images as decoded (uint8, a quarter of the memory of float32)
         instead of float32 in [0, 1].
+    cache_dir : path, optional
+        Decode into a ``.npy`` file in this directory and return it memory-mapped, so
+        the images never need to fit in memory (the operating system pages in the rows
+        a batch reads). The file is named by a hash of the column's content (file
+        paths with their size and modification time, or array bytes) and of
+        ``image_size``, so the same column is decoded once and later loads are
+        instant; a changed file gives a new name. Requires ``keep_uint8`` for 8-bit
+        images (they are stored as decoded) and one pixel type in the whole column.
 
     Returns
     -------
     numpy.ndarray of shape (n_samples, C, H, W): float32 in [0, 1] for 8-bit images
-    (uint8 with ``keep_uint8``); other arrays float32 on their own scale.
+    (uint8 with ``keep_uint8``); other arrays float32 on their own scale. With
+    ``cache_dir`` a copy-on-write memory map of the file (writes stay in memory).
 
     Raises
     ------
@@ -46,6 +56,10 @@ def load_image_column(
     check_no_missing(missing_images(column), column.index, "image", name)
     _check_files_exist(column, name)
     size = _as_size(image_size)
+    if cache_dir is not None:
+        if not keep_uint8:
+            raise ValueError("cache_dir stores 8-bit images as decoded; pass keep_uint8=True")
+        return _cached_images(column, name, size, Path(cache_dir))
     images = _read_cells(column, name, size)
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
@@ -60,6 +74,85 @@ def load_image_column(
     if not np.isfinite(stacked).all():
         raise ValueError(f"image column {name!r} has NaN or infinite pixel values")
     return stacked
+
+
+#: Bump when the decoding changes, so that older cache files are not reused.
+_CACHE_FORMAT = "1"
+
+
+def image_cache_key(column: pd.Series, size: tuple[int, int] | None) -> str:
+    """Hash of an image column's content, in row order, and of the target size.
+
+    Files count by resolved path, size and modification time (not decoded); arrays
+    by dtype, shape and bytes.
+    """
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}|{size}|{len(column)}".encode())
+    for cell in column:
+        if isinstance(cell, (str, os.PathLike)):
+            path = Path(cell).resolve()
+            stat = path.stat()
+            digest.update(f"f|{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        else:
+            array = np.ascontiguousarray(cell)
+            digest.update(f"a|{array.dtype}|{array.shape}".encode())
+            digest.update(array.view(np.uint8).reshape(-1))
+    return digest.hexdigest()[:32]
+
+
+def _cached_images(column: pd.Series, name: str, size: tuple[int, int] | None, cache_dir: Path) -> np.ndarray:
+    """The decoded column as a memory-mapped ``.npy`` file in ``cache_dir`` (decoded once)."""
+    path = cache_dir / f"images-{image_cache_key(column, size)}.npy"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _decode_into_file(column, name, size, path)
+    return np.load(path, mmap_mode="c")
+
+
+#: Rows decoded (and held in memory) at a time while a cache file is written.
+_CACHE_CHUNK = 1024
+
+
+def _decode_into_file(column: pd.Series, name: str, size: tuple[int, int] | None, path: Path) -> None:
+    """Decode the column chunk by chunk into a new ``.npy`` file, then move it to ``path``.
+
+    The file is written under a temporary name and renamed when complete, so a
+    crash or a concurrent writer never leaves a partial file under the final name.
+    """
+    first = _read_cell(column.iloc[0], name, column.index[:1].tolist()[0], size)
+    dtype = np.uint8 if first.dtype == np.uint8 else np.float32
+    partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
+    out = np.lib.format.open_memmap(partial, mode="w+", dtype=dtype, shape=(len(column), *first.shape))
+    try:
+        for start in range(0, len(column), _CACHE_CHUNK):
+            chunk = column.iloc[start:start + _CACHE_CHUNK]
+            labels = chunk.index.tolist()  # plain Python values, for the messages
+            for offset, image in enumerate(_read_cells(chunk, name, size)):
+                out[start + offset] = _checked_like(image, first, dtype, name, labels[offset])
+        out.flush()
+        del out
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def _checked_like(image: np.ndarray, first: np.ndarray, dtype: type, name: str, index: object) -> np.ndarray:
+    """``image`` as ``dtype`` after checking it has the first image's shape and pixel type."""
+    if image.shape != first.shape:
+        raise ValueError(
+            f"image column {name!r} holds images of different shapes {sorted({first.shape, image.shape})} "
+            f"(index {index!r}); pass image_size=... to resize them to one size"
+        )
+    if (image.dtype == np.uint8) != (dtype == np.uint8):
+        raise ValueError(
+            f"image column {name!r} mixes 8-bit and other pixel types (index {index!r} is "
+            f"{image.dtype}, the first image {first.dtype}); the image cache needs one type"
+        )
+    if dtype != np.uint8:
+        image = image.astype(np.float32)
+        if not np.isfinite(image).all():
+            raise ValueError(f"image column {name!r} has NaN or infinite pixel values (index {index!r})")
+    return image
 
 
 def missing_images(column: pd.Series) -> np.ndarray:

@@ -52,11 +52,7 @@ class ImageNormalizer:
             mean = _per_channel(statistics[0], n_channels)
             std = _per_channel(statistics[1], n_channels)
         else:
-            mean, std = [], []
-            for channel in range(n_channels):
-                values = images[:, channel].astype(np.float64) * self.pixel_scale_
-                mean.append(values.mean())
-                std.append(values.std())
+            mean, std = _channel_moments(images, self.pixel_scale_)
         self.mean_ = np.asarray(mean, dtype=np.float32)
         self.std_ = np.where(np.asarray(std) > 0, std, 1.0).astype(np.float32)
         self.shape_ = tuple(images.shape[1:])
@@ -76,6 +72,35 @@ class ImageNormalizer:
         self.check(images, column)
         scaled = images.astype(np.float32) * np.float32(self.pixel_scale_)
         return (scaled - self.mean_[None, :, None, None]) / self.std_[None, :, None, None]
+
+
+#: Pixel values converted to float64 at a time by :func:`_channel_moments` (128 MB).
+_MOMENT_CHUNK_VALUES = 2**24
+
+
+def _channel_moments(images: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation of (n, C, H, W) images times ``scale``.
+
+    Accumulated over chunks of rows (Chan et al.'s pairwise update of means and
+    squared deviations), so memory-mapped images larger than memory are read once,
+    a bounded number of rows at a time.
+    """
+    n, n_channels = images.shape[:2]
+    per_image = max(1, int(np.prod(images.shape[2:])))
+    rows = max(1, _MOMENT_CHUNK_VALUES // (per_image * max(n_channels, 1)))
+    count, mean, m2 = 0, np.zeros(n_channels), np.zeros(n_channels)
+    for start in range(0, n, rows):
+        chunk = np.asarray(images[start:start + rows], dtype=np.float64) * scale
+        values = chunk.transpose(1, 0, 2, 3).reshape(n_channels, -1)
+        k = values.shape[1]
+        chunk_mean = values.mean(axis=1)
+        chunk_m2 = ((values - chunk_mean[:, None]) ** 2).sum(axis=1)
+        delta = chunk_mean - mean
+        total = count + k
+        mean = mean + delta * (k / total)
+        m2 = m2 + chunk_m2 + delta**2 * (count * k / total)
+        count = total
+    return mean, np.sqrt(m2 / max(count, 1))
 
 
 def _per_channel(values: Sequence[float], n_channels: int) -> np.ndarray:
@@ -116,6 +141,12 @@ class InputBuilder:
         on the rows that have an image; in early fusion a missing image gets zero
         features and an indicator column (1 = missing) is appended to ``"numeric"``.
         A column missing in every training row is an error either way.
+    image_cache : path, optional
+        Directory where decoded images are kept as memory-mapped ``.npy`` files
+        (:func:`~structunstruct.data.images.load_image_column`): for image columns
+        larger than memory, and to decode a column once across refits. Joint fusion
+        then reads batches from the file; early fusion still standardizes all images
+        in memory, and rows with a missing image are filled in a copy in memory.
     text_encoder : str
         ``"bow"``: word ids for a trainable bag-of-words network (``"text"``). Otherwise
         ``"minilm"`` or a local sentence-transformers directory: frozen sentence
@@ -135,6 +166,7 @@ class InputBuilder:
     n_image_features: int = 32
     missing_modalities: str = "error"
     text_encoder: str = "bow"
+    image_cache: object = None
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     images_: ImageNormalizer | None = field(default=None, init=False)
@@ -196,7 +228,8 @@ class InputBuilder:
     def _fit_images(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Learn image (and early-fusion feature) statistics on the rows with an image."""
         present = self._present(missing_images(column), column, "image", fitting=True)
-        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True)
+        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True,
+                                cache_dir=self.image_cache)
         self.images_ = ImageNormalizer().fit(raw, pretrained_normalization(self.image_encoder, self.pretrained))
         if self.fusion != "early":
             return raw, present
@@ -217,7 +250,8 @@ class InputBuilder:
         if not present.any():
             decoded = self.image_features_ is None and self.images_.pixel_scale_ != 1.0
             return np.zeros((0, *self.images_.shape_), np.uint8 if decoded else np.float32), present
-        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True)
+        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True,
+                                cache_dir=self.image_cache)
         if self.image_features_ is None:
             return self.images_.check(raw, self.roles.image), present
         return self.images_.transform(raw, self.roles.image), present
@@ -269,9 +303,11 @@ class InputBuilder:
         """
         n = len(present)
         if self.image_features_ is None:
-            full = np.zeros((n, *self.images_.shape_), dtype=images.dtype)
-            full[present] = images
-            arrays["image"] = full
+            if present.all():
+                arrays["image"] = images  # as loaded: no copy (a memory map with image_cache)
+            else:
+                arrays["image"] = np.zeros((n, *self.images_.shape_), dtype=images.dtype)
+                arrays["image"][present] = images
             if self.allows_missing:
                 arrays["image_present"] = present
             return

@@ -48,6 +48,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "pretrained": ["boolean", str, os.PathLike],
     "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
     "augment": ["boolean"],
+    "image_cache": [str, os.PathLike, None],
     "fusion": [StrOptions(set(FUSIONS))],
     "orthogonalize": ["boolean"],
     "hidden_layers": [list, tuple],
@@ -144,6 +145,7 @@ class SemiStructuredMixin:
             roles, image_size=self.image_size, fusion=self.fusion,
             image_encoder=self.image_encoder, pretrained=self.pretrained,
             missing_modalities=self.missing_modalities, text_encoder=self.text_encoder,
+            image_cache=self.image_cache,
         )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays

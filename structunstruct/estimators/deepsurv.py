@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -83,6 +84,13 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     augment : bool, default=True
         Random affine augmentation of training images (shift up to 10%, rotation up
         to 10 degrees, zoom up to 10%).
+    image_cache : path, optional
+        Directory for decoded images, kept as memory-mapped ``.npy`` files named by
+        the column's content: an image column larger than memory is decoded once, in
+        chunks, and joint fusion reads its batches from the file (the operating system
+        keeps the recently read rows in memory). Refits on the same rows reuse the
+        file. Files are not deleted; remove the directory to free the space. ``None``
+        decodes into memory.
     fusion : {"joint", "early", "late"}, default="joint"
         How modalities are combined: ``"joint"`` trains the image encoder end to end
         with the head; ``"early"`` extracts image features once (``image_encoder="pca"``
@@ -169,6 +177,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
+        image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
         orthogonalize: bool = False,
         missing_modalities: str = "error",
@@ -199,6 +208,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.text_encoder = text_encoder
         self.image_size = image_size
         self.augment = augment
+        self.image_cache = image_cache
         self.fusion = fusion
         self.orthogonalize = orthogonalize
         self.missing_modalities = missing_modalities

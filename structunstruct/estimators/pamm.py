@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
@@ -66,6 +67,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     Parameters
     ----------
     structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment,
+    image_cache,
     fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers,
     fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
     validation_fraction, device, precision, random_state, verbose, callbacks
@@ -128,6 +130,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
+        image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
         orthogonalize: bool = False,
         missing_modalities: str = "error",
@@ -162,6 +165,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.text_encoder = text_encoder
         self.image_size = image_size
         self.augment = augment
+        self.image_cache = image_cache
         self.fusion = fusion
         self.orthogonalize = orthogonalize
         self.missing_modalities = missing_modalities

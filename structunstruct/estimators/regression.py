@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,7 +79,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     text : str, optional
         Column of strings (a trainable bag-of-words network, or frozen sentence
         embeddings with a pretrained ``text_encoder``).
-    image_encoder, pretrained, text_encoder, image_size, augment, fusion
+    image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion
         As in :class:`~structunstruct.DeepSurv`.
     orthogonalize : bool, default=False
         Orthogonalization cell in the network (needs structured terms).
@@ -160,6 +161,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
+        image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
         orthogonalize: bool = False,
         missing_modalities: str = "error",
@@ -193,6 +195,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.text_encoder = text_encoder
         self.image_size = image_size
         self.augment = augment
+        self.image_cache = image_cache
         self.fusion = fusion
         self.orthogonalize = orthogonalize
         self.missing_modalities = missing_modalities
