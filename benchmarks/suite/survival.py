@@ -72,9 +72,10 @@ def protocol_notes(args: argparse.Namespace) -> list[str]:
     """How the folds were made, for the report."""
     if args.quick:
         return ["Protocol (quick): stratified 2-fold CV x 1 repeat (seed 0)."]
+    big = ("" if args.big_repeats == args.repeats else
+           f"; {', '.join(BIG)}: {args.big_repeats} repeat(s) (time budget, 2 shared CPU cores)")
     return [f"Protocol: stratified (on the event) {args.folds}-fold CV x {args.repeats} repeats "
-            f"(seeds 0..{args.repeats - 1}); {', '.join(BIG)}: {args.big_repeats} repeat(s) "
-            "(time budget, 2 shared CPU cores). Same folds for every model; preprocessing "
+            f"(seeds 0..{args.repeats - 1}){big}. Same folds for every model; preprocessing "
             "fitted on the training fold. Cells: mean ± sd over test folds (number of folds). "
             "Time grid: 50 points from the 10th to the 80th percentile of the test event "
             "times. Slow models run after the cheap ones, first repeat of every data set "
