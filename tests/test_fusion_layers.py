@@ -76,3 +76,17 @@ def test_film_settings_are_checked_before_training(survival_images, params, mess
     X, y, _ = survival_images
     with pytest.raises(ValueError, match=message):
         su.DeepSurv(max_epochs=1, **params).fit(X[:100], y[:100])
+
+
+def test_film_with_missing_images_predicts_every_row(survival_images):
+    """Absent images enter FiLM as the learned missing embedding, modulated like any other."""
+    X, y, _ = survival_images
+    X = X.copy()
+    X.loc[X.index[::5], "image"] = None
+    model = su.DeepSurv(image="image", fusion_layer="film", missing_modalities="allow",
+                        modality_dropout=0.3, max_epochs=3, random_state=0).fit(X[:600], y[:600])
+    risk = model.predict(X[600:])
+    assert np.isfinite(risk).all()
+    without_image = X[600:].assign(image=None)
+    assert np.isfinite(model.predict(without_image)).all()
+    assert np.std(model.predict(without_image)) > 0  # the tabular part still ranks the rows
