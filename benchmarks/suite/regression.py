@@ -41,7 +41,8 @@ import structunstruct as su
 
 from .._machine import load_average, machine_info
 from .models import DummyCoder
-from .report import command_line, header, to_markdown
+from .protocol import Fold
+from .report import command_line, header, plot, to_markdown
 
 COLUMNS = ["dataset", "model", "repeat", "fold", "n_train", "n_test", "rmse", "r2",
            "gaussian_ll", "crps", "coverage_90", "fit_seconds", "status"]
@@ -307,17 +308,6 @@ def gaussian_scores(y: np.ndarray, mean: np.ndarray, sd: np.ndarray | None) -> d
     return scores
 
 
-@dataclass(frozen=True)
-class Fold:
-    """One train/test split of one data set."""
-
-    dataset: str
-    repeat: int
-    fold: int
-    train: np.ndarray
-    test: np.ndarray
-
-
 def make_folds(dataset: str, n: int, n_splits: int, repeats: int) -> list[Fold]:
     """``KFold(n_splits, shuffle=True, random_state=repeat)`` for repeats 0, 1, ..."""
     return [Fold(dataset, r, k, train, test)
@@ -364,29 +354,6 @@ def metric_table(agg: pd.DataFrame, metric: str, models: list[str]) -> str:
     return to_markdown(wide.fillna("—"))
 
 
-def plot(results: pd.DataFrame, path: Path, models: list[str]) -> None:
-    """Test-fold RMSE: one panel per data set, one box per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ok = results[results["status"] == "ok"]
-    datasets = list(dict.fromkeys(ok["dataset"]))
-    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(3.4 * max(len(datasets), 1), 4.8),
-                             squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
-        sub = ok[ok["dataset"] == dataset]
-        present = [m for m in models if m in set(sub["model"])]
-        ax.boxplot([sub.loc[sub["model"] == m, "rmse"] for m in present])
-        ax.set_xticks(range(1, len(present) + 1), present, rotation=90, fontsize=7)
-        ax.set_title(dataset)
-    axes[0][0].set_ylabel("RMSE (test folds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def write_report(results: pd.DataFrame, stem: Path, *, command: str, models: list[str],
                  notes: list[str]) -> Path:
     """``<stem>.md`` (mean ± sd tables) and ``<stem>.png``; return the markdown path."""
@@ -405,7 +372,7 @@ def write_report(results: pd.DataFrame, stem: Path, *, command: str, models: lis
               for r in failed.itertuples()]
     md = stem.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n")
-    plot(results, stem.with_suffix(".png"), models)
+    plot(results, stem.with_suffix(".png"), models, metric="rmse", label="RMSE (test folds)")
     return md
 
 

@@ -143,8 +143,9 @@ def paired_lines(results: pd.DataFrame) -> list[str]:
     return lines
 
 
-def plot(results: pd.DataFrame, path: Path, models: list[str]) -> None:
-    """Harrell C per fold: one panel per data set, one box per model."""
+def plot(results: pd.DataFrame, path: Path, models: list[str], metric: str = "harrell_c",
+         label: str = "Harrell C (test folds)") -> None:
+    """``metric`` per test fold: one panel per data set, one box per model."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,15 +153,15 @@ def plot(results: pd.DataFrame, path: Path, models: list[str]) -> None:
 
     ok = results[results["status"] == "ok"]
     datasets = list(dict.fromkeys(ok["dataset"]))
-    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(3.2 * max(len(datasets), 1), 4.5),
+    fig, axes = plt.subplots(1, max(len(datasets), 1), figsize=(3.3 * max(len(datasets), 1), 4.6),
                              squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         sub = ok[ok["dataset"] == dataset]
         present = [m for m in models if m in set(sub["model"])]
-        ax.boxplot([sub.loc[sub["model"] == m, "harrell_c"] for m in present])
+        ax.boxplot([sub.loc[sub["model"] == m, metric] for m in present])
         ax.set_xticks(range(1, len(present) + 1), present, rotation=90, fontsize=7)
         ax.set_title(dataset)
-    axes[0][0].set_ylabel("Harrell C (test folds)")
+    axes[0][0].set_ylabel(label)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -88,7 +88,7 @@ class RiskSets:
 
     def to(self, device: torch.device, dtype: torch.dtype) -> RiskSets:
         """The same structure as tensors on ``device`` (values in ``dtype``)."""
-        def convert(name: str, value: Any) -> Any:
+        def convert(value: Any) -> Any:
             if not isinstance(value, np.ndarray):
                 return value
             tensor = torch.from_numpy(value)
@@ -96,7 +96,7 @@ class RiskSets:
                 tensor = tensor.to(dtype)
             return tensor.to(device, non_blocking=True)
 
-        return replace(self, **{f.name: convert(f.name, getattr(self, f.name)) for f in fields(self)})
+        return replace(self, **{f.name: convert(getattr(self, f.name)) for f in fields(self)})
 
 
 def _efron_fraction(e: np.ndarray, group: np.ndarray, first: np.ndarray, n_groups: int) -> np.ndarray:
