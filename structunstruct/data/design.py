@@ -10,7 +10,7 @@ import pandas as pd
 
 from .formula import Term
 from .splines import PSplineBasis
-from .validation import check_finite_column, is_categorical
+from .validation import check_column_type, check_finite_column, is_categorical
 
 DEFAULT_SMOOTH_DF = 4.0
 
@@ -161,6 +161,7 @@ class StructuredDesign:
 
     def _fit_term(self, X: pd.DataFrame, term: Term) -> _TermEncoding:
         column = X[term.column]
+        check_column_type(column, term.column, role="structured")
         if term.kind == "smooth":
             if is_categorical(column):
                 raise ValueError(f"smooth term {str(term)!r} needs a numeric column")

@@ -28,8 +28,8 @@ def resolve_cuts(time: np.ndarray, event: np.ndarray, cuts: int | Sequence[float
     cuts : int or sequence of float
         A number of intervals ``K`` (cut points at the ``k/K`` quantiles of the event
         times, the last at the largest event time; tied quantiles are merged, so
-        there may be fewer), or explicit cut points (sorted, duplicates dropped, 0
-        prepended when missing).
+        there may be fewer), or explicit cut points (strictly increasing; 0 prepended
+        when missing).
 
     Returns
     -------
@@ -43,7 +43,9 @@ def resolve_cuts(time: np.ndarray, event: np.ndarray, cuts: int | Sequence[float
     else:
         points = np.asarray(cuts, dtype=np.float64).reshape(-1)
         if not np.isfinite(points).all() or (points < 0).any():
-            raise ValueError("explicit cut points must be finite and non-negative")
+            raise ValueError(f"cuts: explicit cut points must be finite and non-negative; got {points.tolist()}")
+        if (np.diff(points) <= 0).any():
+            raise ValueError(f"cuts: explicit cut points must be strictly increasing; got {points.tolist()}")
     points = np.unique(np.concatenate([[0.0], points]))
     if len(points) < 2:
         raise ValueError("cut points must define at least one interval of positive length")

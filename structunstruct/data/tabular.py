@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .validation import check_finite_column, is_categorical
+from .validation import check_column_type, check_finite_column, is_categorical
 
 
 @dataclass
 class TabularPreprocessor:
     """Split tabular columns into standardized numerics and integer category codes.
 
-    Category code 0 is reserved for levels not seen in training, so an embedding
-    table has ``cardinality + 1`` rows.
+    Category code 0 is reserved (an embedding table has ``cardinality + 1`` rows);
+    a level not seen in training is refused at transform, naming the column and the
+    levels. An object column whose every value is a number is numeric; one that is
+    numeric but for a few strings, or that holds free text or identifiers, is
+    refused (:func:`~structunstruct.data.validation.check_column_type`).
 
     Parameters
     ----------
@@ -38,6 +41,8 @@ class TabularPreprocessor:
 
     def fit(self, X: pd.DataFrame) -> TabularPreprocessor:
         """Learn which columns are numeric, their scaling, and category levels."""
+        for c in self.columns:
+            check_column_type(X[c], c, role="tabular")
         self.numeric_ = [c for c in self.columns if not is_categorical(X[c])]
         self.categorical_ = [c for c in self.columns if is_categorical(X[c])]
         numeric = self._numeric(X)
@@ -78,6 +83,13 @@ def _vocabulary(column: pd.Series, name: str) -> dict:
 def _codes(column: pd.Series, name: str, vocabulary: dict) -> np.ndarray:
     if column.isna().any():
         raise ValueError(f"tabular column {name!r} has {int(column.isna().sum())} missing values")
-    return np.fromiter(
+    codes = np.fromiter(
         (vocabulary.get(v, 0) for v in column.astype(object)), dtype=np.int64, count=len(column)
     )
+    if (codes == 0).any():
+        unseen = sorted({str(v) for v, c in zip(column.astype(object), codes) if c == 0})
+        raise ValueError(
+            f"tabular column {name!r} has levels {unseen[:5]} not seen in training "
+            f"(known: {list(vocabulary)[:10]})"
+        )
+    return codes

@@ -8,7 +8,7 @@ and hand it to the one :class:`~structunstruct.training.Trainer`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..data import InputBuilder, resolve_roles
+from ..data.leakage import check_no_leakage
 from ..data.roles import MISSING_MODALITIES, ColumnRoles
 from ..data.text_features import resolve_text_encoder_path
 from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
@@ -136,9 +137,17 @@ class SemiStructuredMixin:
         return rng, int(rng.integers(2**31 - 1))
 
     # -- inputs ----------------------------------------------------------------------
-    def _fit_inputs(self, X: pd.DataFrame) -> tuple[ColumnRoles, InputBuilder, dict[str, np.ndarray]]:
+    def _fit_inputs(
+        self, X: pd.DataFrame, targets: Mapping[str, np.ndarray] | None = None
+    ) -> tuple[ColumnRoles, InputBuilder, dict[str, np.ndarray]]:
+        """Roles, the fitted input builder and the training arrays.
+
+        ``targets`` (description to values) are compared with the model's columns, which
+        must not equal any of them (:func:`~structunstruct.data.leakage.check_no_leakage`).
+        """
         roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text)
         check_unique_columns(X)
+        check_no_leakage(X, [*roles.structured_columns, *roles.tabular], targets or {})
         if self.orthogonalize and roles.has_deep_part and not roles.structured:
             raise ValueError("orthogonalize=True needs structured terms to orthogonalize against")
         builder = InputBuilder(

@@ -17,8 +17,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
 from ..data import as_survival_target, parse_structured, resolve_roles
-from ..data.roles import check_is_dataframe
+from ..data.leakage import survival_targets
 from ..nn import cox_ph_loss
+from ._frames import fit_frame, predict_frame, survival_output
 from ._late_members import late_fusion_members
 from .base import (
     COMMON_CONSTRAINTS,
@@ -245,7 +246,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_common_params()
-        check_is_dataframe(X)
+        X = fit_frame(self, X)
         target = as_survival_target(y, n_samples=len(X))
         if self.fusion == "late":
             return self._fit_late(X, target)
@@ -256,7 +257,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
                 f"smooth terms {smooth} are not supported by DeepSurv yet; use linear terms "
                 "(DeepPAMM and SemiStructuredRegressor fit penalized smooths)"
             )
-        roles, builder, arrays = self._fit_inputs(X)
+        roles, builder, arrays = self._fit_inputs(X, survival_targets(target))
         if not roles.structured and not roles.has_deep_part:
             raise ValueError("the model has no inputs: give structured terms, tabular columns or an image")
         rng, seed = self._random_generators()
@@ -294,8 +295,6 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.history_ = []
         self.baseline_cumulative_hazard_ = self.late_.baseline_cumulative_hazard_
         self.event_times_ = self.baseline_cumulative_hazard_.index.to_numpy()
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
         return self
 
     def _fit_deep(
@@ -334,8 +333,6 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.module_ = module
         self.roles_ = roles
         self.inputs_ = builder
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
         scale = builder.design_.scale_
         names = builder.design_.feature_names
         if fit is not None:
@@ -368,7 +365,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self, "module_")
+        X = predict_frame(self, X)
         if self.late_ is not None:
             return self.late_.predict(X)
         arrays = self.inputs_.transform(X)
@@ -391,14 +388,32 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         pandas.DataFrame
             Index = time, one column per row of ``X`` (columns = ``X.index``).
         """
+        X = predict_frame(self, X)
         risk = np.exp(self.predict(X))
         grid = self._time_grid(times)
         base = step_function_values(self.event_times_, self.baseline_cumulative_hazard_.to_numpy(), grid)
         return pd.DataFrame(np.outer(base, risk), index=pd.Index(grid, name="time"), columns=X.index)
 
-    def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """Survival function ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard."""
-        return np.exp(-self.predict_cumulative_hazard(X, times))
+    def predict_survival_function(
+        self, X: pd.DataFrame, times: Any = None, return_array: bool = False
+    ) -> pd.DataFrame | np.ndarray:
+        """Survival function ``S(t | x) = exp(-H(t | x))``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like
+        times : array-like, optional
+            Time grid; default the unique training event times.
+        return_array : bool, default=False
+            Return a numpy array of shape (n_samples, n_times), rows of ``X`` by times,
+            as scikit-survival's ``return_array=True``, instead of the DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame or ndarray
+            DataFrame: index = time, one column per row of ``X`` (as the cumulative hazard).
+        """
+        return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row (``inf`` when S(t) stays above 0.5).

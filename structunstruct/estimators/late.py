@@ -11,11 +11,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ..classical import breslow_cumulative_hazard, fit_cox
 from ..data import as_survival_target
-from ..data.roles import check_is_dataframe
+from ._frames import fit_frame, predict_frame, survival_output
 from .base import median_survival_time, step_function_values
 from .summary import coefficient_table
 
@@ -81,7 +80,7 @@ class LateFusion(BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any) -> LateFusion:
         """Fit every member (and the stacking weights), then the baseline hazard."""
         self._validate_params()
-        check_is_dataframe(X)
+        X = fit_frame(self, X)
         target = as_survival_target(y, n_samples=len(X))
         names = [name for name, _ in self.estimators]
         if len(set(names)) != len(names) or not names:
@@ -95,7 +94,6 @@ class LateFusion(BaseEstimator):
         eta = self._member_predictions(X) @ self.weights_
         times, cumhaz = breslow_cumulative_hazard(target["time"], target["event"], eta)
         self.baseline_cumulative_hazard_ = pd.Series(cumhaz, index=pd.Index(times, name="time"))
-        self.n_features_in_ = X.shape[1]
         return self
 
     def _stacking_weights(self, X: pd.DataFrame, target: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
@@ -121,12 +119,12 @@ class LateFusion(BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Combined log-risk, shape (n_samples,)."""
-        check_is_fitted(self, "estimators_")
+        X = predict_frame(self, X)
         return self._member_predictions(X) @ self.weights_
 
     def predict_cumulative_hazard(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
         """``H0(t) exp(eta(x))``; index = time, one column per row of ``X``."""
-        check_is_fitted(self, "estimators_")
+        X = predict_frame(self, X)
         base = self.baseline_cumulative_hazard_
         grid = base.index.to_numpy() if times is None else np.asarray(times, dtype=float)
         values = step_function_values(base.index.to_numpy(), base.to_numpy(), grid)
@@ -135,9 +133,15 @@ class LateFusion(BaseEstimator):
             columns=X.index,
         )
 
-    def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """``exp(-H(t | x))``; index = time, one column per row of ``X``."""
-        return np.exp(-self.predict_cumulative_hazard(X, times))
+    def predict_survival_function(
+        self, X: pd.DataFrame, times: Any = None, return_array: bool = False
+    ) -> pd.DataFrame | np.ndarray:
+        """``exp(-H(t | x))``; index = time, one column per row of ``X``.
+
+        With ``return_array=True`` a numpy array of shape (n_samples, n_times), as
+        scikit-survival's ``return_array=True``.
+        """
+        return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row (``inf`` when S(t) stays above 0.5)."""

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..classical.glm import GLMFit, fit_glm
 from ..data import as_survival_target
+from ..data.leakage import survival_targets
 from ..data.ped import (
     PEDSplit,
     exposure_matrix,
@@ -24,8 +25,8 @@ from ..data.ped import (
     resolve_cuts,
     split_ped,
 )
-from ..data.roles import check_is_dataframe
 from ..nn.pamm import PAMMPredictor, piecewise_exponential_loss
+from ._frames import fit_frame, predict_frame, survival_output
 from ._pamm_effects import effect_frame, effect_matrix, time_grid
 from ._pamm_terms import PAMMTerms
 from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors, stratified_holdout
@@ -74,7 +75,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects).
     cuts : int or sequence of float, default=20
         Number of intervals (cut points at quantiles of the event times) or explicit
-        cut points; follow-up after the last cut point is censored there.
+        cut points, strictly increasing (0 is prepended when missing); follow-up after
+        the last cut point is censored there.
     baseline : {"piecewise", "spline"}, default="piecewise"
     baseline_df : float, optional
         Effective df of the spline baseline; default estimated.
@@ -201,11 +203,11 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_common_params()
-        check_is_dataframe(X)
+        X = fit_frame(self, X)
         target = as_survival_target(y, n_samples=len(X))
-        roles, builder, arrays = self._fit_inputs(X)
         time, event = np.asarray(target["time"]), np.asarray(target["event"])
         cuts = resolve_cuts(time, event, self.cuts)
+        roles, builder, arrays = self._fit_inputs(X, survival_targets(target))
         ped = split_ped(time, event, cuts)
         terms = self._fit_terms(builder, X, ped, cuts)
         design = builder.design_.transform(X)
@@ -288,8 +290,6 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.converged_ = fit.converged
         self.smoothing_parameters_ = fit.lambdas
         self.edf_ = fit.edf
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
         self._store_summary(builder, terms, fit)
         self._store_baseline(builder, terms)
         self._store_random_effects(terms, fit)
@@ -329,8 +329,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     # -- prediction --------------------------------------------------------------------
     def _interval_log_hazard(self, X: pd.DataFrame) -> np.ndarray:
-        """Log hazard per interval, shape (K, n)."""
-        check_is_fitted(self, "module_")
+        """Log hazard per interval, shape (K, n); ``X`` as returned by ``predict_frame``."""
         design = self.inputs_.design_.transform(X)
         codes = self.terms_.group_codes(X)
         shift = np.zeros(len(X))
@@ -356,6 +355,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         pandas.DataFrame
             Index = time, one column per row of ``X``.
         """
+        X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
         grid = self._time_grid(times, self.cuts_[1:])
         return self._frame(hazard_at(hazard, self.cuts_, grid), grid, X)
@@ -366,19 +366,27 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         ``times`` defaults to the cut points (including 0); beyond the last cut point
         the last interval's hazard is carried on. Same layout as :meth:`predict_hazard`.
         """
+        X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
         grid = self._time_grid(times, self.cuts_)
         return self._frame(integrated_hazard(hazard, self.cuts_, grid), grid, X)
 
-    def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard."""
-        return np.exp(-self.predict_cumulative_hazard(X, times))
+    def predict_survival_function(
+        self, X: pd.DataFrame, times: Any = None, return_array: bool = False
+    ) -> pd.DataFrame | np.ndarray:
+        """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard.
+
+        With ``return_array=True`` a numpy array of shape (n_samples, n_times), as
+        scikit-survival's ``return_array=True``.
+        """
+        return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row, exact for the piecewise-constant hazard.
 
         ``inf`` when ``S`` stays above 0.5 up to the last cut point.
         """
+        X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
         cumulative = integrated_hazard(hazard, self.cuts_, self.cuts_)
         target = np.log(2.0)
@@ -399,6 +407,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
+        X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
         total = integrated_hazard(hazard, self.cuts_, self.cuts_[-1:])[0]
         return np.log(np.maximum(total, 1e-300))

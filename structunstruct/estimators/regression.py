@@ -16,9 +16,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..classical.distributional import DistributionalFit, fit_distributional
 from ..data import StructuredDesign, parse_structured
-from ..data.roles import check_columns_present, check_is_dataframe
+from ..data.roles import check_columns_present
 from ..nn import Orthogonalization
 from ..nn.families import DistributionalPredictor, Family, get_family
+from ._frames import fit_frame, predict_frame
 from ._ssdr_deep import (
     DEEP_STRATEGIES,
     freeze_location_structure,
@@ -232,7 +233,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         """
         self._validate_params()
         self._check_common_params()
-        check_is_dataframe(X)
+        X = fit_frame(self, X)
         family = get_family(self.family)
         y = self._check_target(family, y, len(X))
         self._check_strategy()
@@ -254,6 +255,11 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     @staticmethod
     def _check_target(family: Family, y: Any, n: int) -> np.ndarray:
         y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        if not np.isfinite(y).all():
+            raise ValueError(
+                f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite values "
+                f"(first at position {int(np.flatnonzero(~np.isfinite(y))[0])})"
+            )
         if len(y) != n:
             raise ValueError(f"y has {len(y)} values but X has {n} rows")
         family.check_target(y)
@@ -338,8 +344,6 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.family_ = parts.family
         self.parts_ = parts
         self.structured_fit_ = fit
-        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        self.n_features_in_ = len(self.feature_names_in_)
         self.summary_ = parts.summary(fit.coef, fit.covariance)
         loc = self.summary_.loc["loc", "coef"].to_numpy()
         self.intercept_, self.coef_ = float(loc[0]), loc[1:]
@@ -348,7 +352,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
 
     # -- prediction --------------------------------------------------------------------
     def _predictors(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "module_")
+        """Additive predictors, shape (n_samples, n_parameters); ``X`` from ``predict_frame``."""
         arrays = self.inputs_.transform(X)
         eta = self.parts_.linear_predictors(X, self.structured_fit_.coef)
         if self.module_.location.has_deep_part:
@@ -361,11 +365,13 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
 
     def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
         """Distribution parameters per row: one column per parameter, index ``X.index``."""
+        X = predict_frame(self, X)
         params = self._parameters(X)
         return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted mean, shape (n_samples,)."""
+        X = predict_frame(self, X)
         return self.family_.mean(self._parameters(X)).numpy()
 
     def predict_quantile(self, X: pd.DataFrame, q: float | Sequence[float]) -> np.ndarray:
@@ -380,6 +386,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         -------
         ndarray of shape (n_samples,) for a scalar ``q``, else (n_samples, len(q)).
         """
+        X = predict_frame(self, X)
         levels = np.asarray(q, dtype=np.float64)
         if ((levels <= 0) | (levels >= 1)).any():
             raise ValueError(f"quantile levels must lie in (0, 1); got {q!r}")
@@ -395,6 +402,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
 
     def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
         """Total log-likelihood of ``y`` under the predicted distributions."""
+        X = predict_frame(self, X)
         eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
         y = self._check_target(self.family_, y, len(X))
         return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
