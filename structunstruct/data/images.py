@@ -18,6 +18,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
 def load_image_column(
     column: pd.Series, name: str, image_size: int | Sequence[int] | None = None,
     keep_uint8: bool = False, cache_dir: str | os.PathLike | None = None,
+    channels: int | None = None,
 ) -> np.ndarray:
     """Load every cell of an image column.
 
@@ -59,8 +60,11 @@ def load_image_column(
     if cache_dir is not None:
         if not keep_uint8:
             raise ValueError("cache_dir stores 8-bit images as decoded; pass keep_uint8=True")
-        return _cached_images(column, name, size, Path(cache_dir))
+        return _cached_images(column, name, size, Path(cache_dir), channels)
     images = _read_cells(column, name, size)
+    target = common_channels([im.shape[0] for im in images]) if channels is None else channels
+    labels = column.index.tolist()
+    images = [to_channels(im, target, name, labels[i]) for i, im in enumerate(images)]
     shapes = {im.shape for im in images}
     if len(shapes) > 1:
         raise ValueError(
@@ -99,12 +103,16 @@ def image_cache_key(column: pd.Series, size: tuple[int, int] | None) -> str:
     return digest.hexdigest()[:32]
 
 
-def _cached_images(column: pd.Series, name: str, size: tuple[int, int] | None, cache_dir: Path) -> np.ndarray:
+def _cached_images(
+    column: pd.Series, name: str, size: tuple[int, int] | None, cache_dir: Path, channels: int | None
+) -> np.ndarray:
     """The decoded column as a memory-mapped ``.npy`` file in ``cache_dir`` (decoded once)."""
-    path = cache_dir / f"images-{image_cache_key(column, size)}.npy"
+    if channels is None:
+        channels = common_channels([_cell_channels(cell) for cell in column])
+    path = cache_dir / f"images-{image_cache_key(column, size)}-c{channels}.npy"
     if not path.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _decode_into_file(column, name, size, path)
+        _decode_into_file(column, name, size, path, channels)
     return np.load(path, mmap_mode="c")
 
 
@@ -112,13 +120,16 @@ def _cached_images(column: pd.Series, name: str, size: tuple[int, int] | None, c
 _CACHE_CHUNK = 1024
 
 
-def _decode_into_file(column: pd.Series, name: str, size: tuple[int, int] | None, path: Path) -> None:
+def _decode_into_file(
+    column: pd.Series, name: str, size: tuple[int, int] | None, path: Path, channels: int
+) -> None:
     """Decode the column chunk by chunk into a new ``.npy`` file, then move it to ``path``.
 
     The file is written under a temporary name and renamed when complete, so a
     crash or a concurrent writer never leaves a partial file under the final name.
     """
-    first = _read_cell(column.iloc[0], name, column.index[:1].tolist()[0], size)
+    first_label = column.index[:1].tolist()[0]
+    first = to_channels(_read_cell(column.iloc[0], name, first_label, size), channels, name, first_label)
     dtype = np.uint8 if first.dtype == np.uint8 else np.float32
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")
     out = np.lib.format.open_memmap(partial, mode="w+", dtype=dtype, shape=(len(column), *first.shape))
@@ -127,6 +138,7 @@ def _decode_into_file(column: pd.Series, name: str, size: tuple[int, int] | None
             chunk = column.iloc[start:start + _CACHE_CHUNK]
             labels = chunk.index.tolist()  # plain Python values, for the messages
             for offset, image in enumerate(_read_cells(chunk, name, size)):
+                image = to_channels(image, channels, name, labels[offset])
                 out[start + offset] = _checked_like(image, first, dtype, name, labels[offset])
         out.flush()
         del out
@@ -153,6 +165,66 @@ def _checked_like(image: np.ndarray, first: np.ndarray, dtype: type, name: str, 
         if not np.isfinite(image).all():
             raise ValueError(f"image column {name!r} has NaN or infinite pixel values (index {index!r})")
     return image
+
+
+#: Weights of R, G, B in the luminance of an RGB image (ITU-R 601-2, PIL's "L" mode).
+_LUMINANCE = np.array([0.299, 0.587, 0.114])
+
+
+def common_channels(counts: Sequence[int]) -> int:
+    """The channel count a column is converted to: its own when all images agree,
+    else 3 (RGB) when any image has colour, else the largest."""
+    distinct = set(counts)
+    if len(distinct) <= 1:
+        return next(iter(distinct), 1)
+    return 3 if max(distinct) >= 3 else max(distinct)
+
+
+def to_channels(image: np.ndarray, channels: int, name: str, index: object) -> np.ndarray:
+    """Convert a (C, H, W) image to ``channels`` channels.
+
+    One channel is replicated (grayscale to RGB, as PIL's ``convert("RGB")``); a
+    fourth (alpha) channel is dropped; RGB becomes one channel by its luminance
+    (``0.299 R + 0.587 G + 0.114 B``, PIL's ``convert("L")``).
+
+    Raises
+    ------
+    ValueError
+        For other channel counts, naming the column and the row.
+    """
+    have = image.shape[0]
+    if have == channels:
+        return image
+    if have == 4 and channels in (1, 3):
+        return to_channels(image[:3], channels, name, index)
+    if have == 1:
+        return np.ascontiguousarray(np.repeat(image, channels, axis=0))
+    if have == 3 and channels == 1:
+        gray = np.tensordot(_LUMINANCE, image.astype(np.float64), axes=1)[None]
+        return gray.round().clip(0, 255).astype(np.uint8) if image.dtype == np.uint8 else gray.astype(image.dtype)
+    raise ValueError(
+        f"image column {name!r} at index {index!r}: an image with {have} channels cannot be "
+        f"converted to the column's {channels} channels (grayscale, RGB and RGBA mix; other "
+        "channel counts must agree)"
+    )
+
+
+def _cell_channels(cell: object) -> int:
+    """Channels a cell decodes to, read from the file header (no pixels decoded)."""
+    if isinstance(cell, (str, os.PathLike)):
+        path = Path(cell)
+        if path.suffix.lower() == ".npy":
+            shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+            return 1 if len(shape) == 2 else int(shape[-1])
+        from PIL import Image
+
+        try:
+            with Image.open(path) as img:
+                return 1 if img.mode == "L" else 3
+        except Exception:  # noqa: BLE001 - unreadable: decoding reports it with the file
+            return 1
+    shape = np.shape(cell)
+    return 1 if len(shape) == 2 else int(shape[-1])
 
 
 def missing_images(column: pd.Series) -> np.ndarray:

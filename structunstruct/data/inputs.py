@@ -251,7 +251,7 @@ class InputBuilder:
             decoded = self.image_features_ is None and self.images_.pixel_scale_ != 1.0
             return np.zeros((0, *self.images_.shape_), np.uint8 if decoded else np.float32), present
         raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True,
-                                cache_dir=self.image_cache)
+                                cache_dir=self.image_cache, channels=self.images_.shape_[0])
         if self.image_features_ is None:
             return self.images_.check(raw, self.roles.image), present
         return self.images_.transform(raw, self.roles.image), present

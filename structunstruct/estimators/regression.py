@@ -254,7 +254,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
 
     @staticmethod
     def _check_target(family: Family, y: Any, n: int) -> np.ndarray:
-        y = column_or_1d(np.asarray(y, dtype=np.float64), warn=True)
+        y = column_or_1d(np.array(y, dtype=np.float64), warn=True)  # a copy: writable
         if not np.isfinite(y).all():
             raise ValueError(
                 f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite values "

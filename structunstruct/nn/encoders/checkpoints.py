@@ -26,17 +26,30 @@ def read_state_dict(path: str | Path) -> StateDict:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"pretrained checkpoint {str(path)!r} does not exist")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return dict(load_file(str(path)))
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = _read_file(path)
+    except Exception as err:  # noqa: BLE001 - any reader failure is reported with the file
+        raise ValueError(f"pretrained checkpoint {str(path)!r} cannot be read: {err}") from err
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
         raise ValueError(f"pretrained checkpoint {str(path)!r} does not hold a state dict")
+    other = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
+    if other:
+        raise ValueError(
+            f"pretrained checkpoint {str(path)!r} is not a state dict of tensors: entries "
+            f"{other[:3]} hold {type(state[other[0]]).__name__}"
+        )
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _read_file(path: Path) -> object:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return dict(load_file(str(path)))
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _efficientnet_pytorch_to_timm(state: StateDict, model: nn.Module) -> StateDict:
@@ -93,7 +106,13 @@ def load_backbone_weights(model: nn.Module, path: str | Path, in_chans: int) -> 
     state = read_state_dict(path)
     for detect, convert in _CONVERTERS:
         if detect(state):
-            state = convert(state, model)
+            try:
+                state = convert(state, model)
+            except (AttributeError, KeyError, IndexError, ValueError) as err:
+                raise ValueError(
+                    f"checkpoint {str(path)!r} does not fit {type(model).__name__}: its layout "
+                    f"cannot be converted ({type(err).__name__}: {err})"
+                ) from err
             break
     own = model.state_dict()
     state = {k: v for k, v in state.items() if k in own or not k.startswith(_CLASSIFIER_KEYS)}
