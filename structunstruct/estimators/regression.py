@@ -254,7 +254,10 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
 
     @staticmethod
     def _check_target(family: Family, y: Any, n: int) -> np.ndarray:
-        y = column_or_1d(np.array(y, dtype=np.float64), warn=True)  # a copy: writable
+        try:
+            y = column_or_1d(np.array(y, dtype=np.float64), warn=True)  # a copy: writable
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"y must be numeric and 1-D: {err}") from err
         if not np.isfinite(y).all():
             raise ValueError(
                 f"y contains {int((~np.isfinite(y)).sum())} NaN or infinite values "
