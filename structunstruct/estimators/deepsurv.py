@@ -55,6 +55,12 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     fixed offset (their standard errors are conditional on the deep part), and the
     Breslow baseline hazard is estimated on the training data.
 
+    ``X`` is a DataFrame, or (without image and text columns) any 2-D numeric array-like
+    with columns named ``x0, x1, ...`` as scikit-learn names them. Columns equal to the
+    target's time, event or censoring indicator are refused (target leakage); object
+    columns that are numbers but for a few strings, or free text, are refused naming the
+    column; categories not seen in training are refused at prediction.
+
     Parameters
     ----------
     structured : str or list of str, optional
@@ -425,7 +431,12 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's concordance index of :meth:`predict` on ``(X, y)``."""
+        """Harrell's concordance index of :meth:`predict` on ``(X, y)``.
+
+        Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
+        (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
+        ``GridSearchCV``.
+        """
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))

@@ -148,7 +148,12 @@ class LateFusion(BaseEstimator):
         return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's C of the combined log-risk."""
+        """Harrell's C of the combined log-risk.
+
+        Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
+        (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
+        ``GridSearchCV``.
+        """
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))

@@ -413,7 +413,12 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         return np.log(np.maximum(total, 1e-300))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's concordance index of :meth:`predict` on ``(X, y)``."""
+        """Harrell's concordance index of :meth:`predict` on ``(X, y)``.
+
+        Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
+        (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
+        ``GridSearchCV``.
+        """
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))
