@@ -371,3 +371,28 @@ def test_bad_or_awkward_input(case, tmp_path, monkeypatch):
         _assert_same(X_new_copy, X_new)
     _assert_same(X_copy, X)
     _assert_same(y_copy, y)
+
+
+def test_channel_conversion_matches_pil():
+    from PIL import Image
+
+    from structunstruct.data.images import to_channels
+
+    rgb = np.random.default_rng(0).integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    gray = np.asarray(Image.fromarray(rgb).convert("L"))
+    ours = to_channels(rgb.transpose(2, 0, 1), 1, "image", 0)[0]
+    assert np.abs(ours.astype(int) - gray).max() <= 1
+    back = np.asarray(Image.fromarray(gray).convert("RGB")).transpose(2, 0, 1)
+    np.testing.assert_array_equal(to_channels(gray[None], 3, "image", 0), back)
+    rgba = np.asarray(Image.fromarray(rgb).convert("RGBA"))
+    np.testing.assert_array_equal(to_channels(rgba.transpose(2, 0, 1), 3, "image", 0), rgb.transpose(2, 0, 1))
+    with pytest.raises(ValueError, match="'image' at index 5: an image with 2 channels"):
+        to_channels(np.zeros((2, 4, 4), np.uint8), 3, "image", 5)
+
+
+def test_predict_converts_images_to_the_training_channels(tmp_path):
+    X, y = _images(("RGB",))(*_survival(), tmp_path)
+    model = MODELS["deepsurv"](image="image", tabular=[]).fit(X, y)
+    (tmp_path / "gray").mkdir()
+    gray, _ = _images(("L",))(X.drop(columns="image"), y, tmp_path / "gray")
+    assert np.isfinite(model.predict(gray)).all()

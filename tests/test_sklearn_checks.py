@@ -108,3 +108,19 @@ def test_predict_before_fit_is_not_fitted(estimator, survival_data):
     for method in ("predict", "predict_survival_function", "predict_cumulative_hazard", "predict_median"):
         with pytest.raises(NotFittedError):
             getattr(estimator, method)(X)
+
+
+@pytest.mark.parametrize("estimator", _survival_estimators(), ids=lambda e: type(e).__name__)
+def test_return_array_is_rows_by_times_as_scikit_survival(estimator, survival_data):
+    from sksurv.metrics import integrated_brier_score
+
+    X, y = survival_data
+    fitted = estimator.fit(X, y)
+    grid = np.quantile(y["time"], [0.2, 0.4, 0.6])
+    frame = fitted.predict_survival_function(X, times=grid)
+    array = fitted.predict_survival_function(X, times=grid, return_array=True)
+    assert isinstance(array, np.ndarray) and array.shape == (len(X), len(grid))
+    np.testing.assert_array_equal(array, frame.to_numpy().T)
+    # scikit-survival reads the array as (n_samples, n_times): its IBS equals ours on the frame
+    ours = su.metrics.integrated_brier_score(y, frame, y_train=y, times=grid)
+    assert integrated_brier_score(y, y, array, grid) == pytest.approx(ours, rel=1e-10)
