@@ -70,7 +70,11 @@ def test_resolve_cuts():
     time = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 9.0])
     event = np.array([1, 1, 1, 1, 1, 0], dtype=bool)
     np.testing.assert_allclose(resolve_cuts(time, event, 4), [0, 2, 3, 4, 5])
-    np.testing.assert_allclose(resolve_cuts(time, event, [3, 1, 1, 2]), [0, 1, 2, 3])
+    np.testing.assert_allclose(resolve_cuts(time, event, [1, 2, 3]), [0, 1, 2, 3])
+    np.testing.assert_allclose(resolve_cuts(time, event, [0, 1, 2]), [0, 1, 2])
+    for unsorted in ([3, 1, 2], [1, 1, 2], [5, 3, 1]):  # a typo, not an order to guess
+        with pytest.raises(ValueError, match="strictly increasing"):
+            resolve_cuts(time, event, unsorted)
     with pytest.raises(ValueError, match="non-negative"):
         resolve_cuts(time, event, [-1.0, 2.0])
     with pytest.raises(ValueError, match="positive number"):

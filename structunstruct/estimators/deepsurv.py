@@ -71,6 +71,9 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         column; ``[]`` for none.
     image : str, optional
         Column of images (arrays (H, W) or (H, W, C), or paths to PNG/JPEG/TIFF/NPY).
+        A column mixing grayscale, RGB and RGBA images is converted to RGB (grayscale
+        replicated, alpha dropped, as timm's ``ImageDataset``); at prediction images
+        are converted to the training channel count.
     text : str, optional
         Column of strings, encoded by a trainable bag-of-words network (word ids from a
         vocabulary learned on the training texts).
