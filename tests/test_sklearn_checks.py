@@ -11,6 +11,8 @@ pipeline after a scaler) are below.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,3 +126,38 @@ def test_return_array_is_rows_by_times_as_scikit_survival(estimator, survival_da
     # scikit-survival reads the array as (n_samples, n_times): its IBS equals ours on the frame
     ours = su.metrics.integrated_brier_score(y, frame, y_train=y, times=grid)
     assert integrated_brier_score(y, y, array, grid) == pytest.approx(ours, rel=1e-10)
+
+
+# Survival counterparts of scikit-learn's fit checks (check_estimators_pickle,
+# check_fit_idempotent, check_methods_subset_invariance, check_methods_sample_order_invariance,
+# check_dict_unchanged, check_estimators_nan_inf, check_readonly_memmap_input), with a
+# survival target in place of the 1-D y those checks build.
+@pytest.mark.parametrize("estimator", _survival_estimators(), ids=lambda e: type(e).__name__)
+def test_survival_counterparts_of_fit_checks(estimator, survival_data, tmp_path):
+    import pickle
+
+    from sklearn.base import clone
+
+    X, y = survival_data
+    fitted = clone(estimator).fit(X, y)
+    risk = fitted.predict(X)
+    state = copy.deepcopy({k: v for k, v in vars(fitted).items() if isinstance(v, np.ndarray)})
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted)).predict(X), risk)
+    np.testing.assert_allclose(clone(estimator).fit(X, y).predict(X), risk, rtol=1e-6)
+    np.testing.assert_allclose(fitted.predict(X[10:30]), risk[10:30], rtol=1e-6, atol=1e-6)
+    order = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(fitted.predict(X[order]), risk[order], rtol=1e-6, atol=1e-6)
+    for key, value in state.items():
+        np.testing.assert_array_equal(getattr(fitted, key), value, err_msg=f"predict changed {key}")
+    memmap = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=np.float64, shape=X.shape)
+    memmap[:] = X
+    memmap.flush()
+    readonly = np.load(tmp_path / "X.npy", mmap_mode="r")
+    np.testing.assert_allclose(clone(estimator).fit(readonly, y).predict(readonly), risk, rtol=1e-6)
+    for bad in (np.nan, np.inf):
+        spoiled = X.copy()
+        spoiled[3, 0] = bad  # x0: read by every estimator here
+        with pytest.raises(ValueError, match="column 'x0' has 1 NaN or infinite"):
+            clone(estimator).fit(spoiled, y)
+        with pytest.raises(ValueError, match="column 'x0' has 1 NaN or infinite"):
+            fitted.predict(spoiled)
