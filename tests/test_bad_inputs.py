@@ -154,6 +154,7 @@ class Case:
     match: str | None = None
     params: dict = field(default_factory=dict)
     predict: Callable | None = None  # spoils X at predict time (the error comes then)
+    call: Callable = lambda model, X: model.predict(X)  # noqa: E731 - the prediction made
 
 
 def _drop(col):
@@ -307,6 +308,19 @@ CASES = [
     Case("drift-width-numpy", "reg", predict=lambda X: np.zeros((3, 2)), error=ValueError,
          match="X has 2 features, but SemiStructuredRegressor is expecting 3"),
     Case("drift-rows-reordered-ok", "reg", predict=lambda X: X.iloc[::-1]),
+    # -- prediction arguments ----------------------------------------------------------
+    Case("predict-times-negative", "cox", predict=lambda X: X, error=ValueError, match="times must be finite",
+         call=lambda m, X: m.predict_survival_function(X, times=[-1.0, 2.0])),
+    Case("predict-times-nan-pamm", "pamm", predict=lambda X: X, error=ValueError, match="times must be finite",
+         call=lambda m, X: m.predict_cumulative_hazard(X, times=[np.nan])),
+    Case("predict-times-negative-late", "late", predict=lambda X: X, error=ValueError,
+         match="times must be finite", call=lambda m, X: m.predict_survival_function(X, times=[-1.0])),
+    Case("predict-return-array", "deepsurv", predict=lambda X: X,
+         call=lambda m, X: m.predict_survival_function(X, return_array=True)),
+    Case("predict-quantile-level", "reg", predict=lambda X: X, error=ValueError, match=r"quantile levels .*1\.5",
+         call=lambda m, X: m.predict_quantile(X, [0.5, 1.5])),
+    Case("predict-coverage", "reg", predict=lambda X: X, error=ValueError, match="coverage must lie in",
+         call=lambda m, X: m.predict_interval(X, coverage=1.0)),
 ]
 
 
@@ -365,9 +379,9 @@ def test_bad_or_awkward_input(case, tmp_path, monkeypatch):
         X_new_copy = copy.deepcopy(X_new)
         if case.error is not None:
             with pytest.raises(case.error, match=case.match):
-                model.predict(X_new)
+                case.call(model, X_new)
         else:
-            assert np.isfinite(model.predict(X_new)).all()
+            assert np.isfinite(case.call(model, X_new)).all()
         _assert_same(X_new_copy, X_new)
     _assert_same(X_copy, X)
     _assert_same(y_copy, y)

@@ -126,7 +126,9 @@ class LateFusion(BaseEstimator):
         """``H0(t) exp(eta(x))``; index = time, one column per row of ``X``."""
         X = predict_frame(self, X)
         base = self.baseline_cumulative_hazard_
-        grid = base.index.to_numpy() if times is None else np.asarray(times, dtype=float)
+        grid = base.index.to_numpy() if times is None else np.asarray(times, dtype=float).reshape(-1)
+        if not np.isfinite(grid).all() or (grid < 0).any():
+            raise ValueError("times must be finite and non-negative")
         values = step_function_values(base.index.to_numpy(), base.to_numpy(), grid)
         return pd.DataFrame(
             np.outer(values, np.exp(self.predict(X))), index=pd.Index(grid, name="time"),
