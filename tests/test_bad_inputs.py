@@ -410,3 +410,29 @@ def test_predict_converts_images_to_the_training_channels(tmp_path):
     (tmp_path / "gray").mkdir()
     gray, _ = _images(("L",))(X.drop(columns="image"), y, tmp_path / "gray")
     assert np.isfinite(model.predict(gray)).all()
+
+
+_RNG = np.random.default_rng(0)
+_WORDS = [" ".join(_RNG.choice(list("abcdefgh"), 6)) for _ in range(100)]
+
+
+@pytest.mark.parametrize("values, categorical, error", [
+    (pd.Series(_RNG.normal(size=500)).astype(object), False, None),  # object array of floats
+    (pd.Series([f"{v:.2f}" for v in _RNG.normal(size=500)]), False, None),  # numbers as strings
+    (pd.Series(_RNG.choice(["I", "II", "III"], 500)), True, None),
+    (pd.Series(_RNG.choice([f"z{i}" for i in range(300)], 500)).astype("category"), True, None),  # declared
+    (pd.Series([f"id{i}" for i in range(500)]), None, "500 distinct strings in 500 rows"),
+    (pd.Series(_RNG.choice(_WORDS, 500)), None, r"\d+ distinct strings in 500 rows: free text"),  # repeated notes
+    (pd.Series([*_RNG.normal(size=497), "?", "n/a", "?"], dtype=object), None,
+     r"numeric except for 3 value\(s\) '\?', 'n/a'"),
+    (pd.Series([*_RNG.choice(["a", "b"], 495), 1, 2, 3, 4, 5], dtype=object), True, None),
+])
+def test_column_typing_rules(values, categorical, error):
+    from structunstruct.data.validation import check_column_type, is_categorical
+
+    if error is not None:
+        with pytest.raises(ValueError, match=f"tabular column 'c' .*{error}"):
+            check_column_type(values, "c", role="tabular")
+    else:
+        check_column_type(values, "c", role="tabular")
+        assert is_categorical(values) == categorical

@@ -43,8 +43,9 @@ class TabularPreprocessor:
         """Learn which columns are numeric, their scaling, and category levels."""
         for c in self.columns:
             check_column_type(X[c], c, role="tabular")
-        self.numeric_ = [c for c in self.columns if not is_categorical(X[c])]
-        self.categorical_ = [c for c in self.columns if is_categorical(X[c])]
+        categorical = {c: is_categorical(X[c]) for c in self.columns}
+        self.numeric_ = [c for c in self.columns if not categorical[c]]
+        self.categorical_ = [c for c in self.columns if categorical[c]]
         numeric = self._numeric(X)
         self.mean_ = numeric.mean(axis=0)
         std = numeric.std(axis=0)

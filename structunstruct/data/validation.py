@@ -73,9 +73,10 @@ def check_column_type(column: pd.Series, name: str, role: str) -> None:
 
 def _check_not_text(values: pd.Series, name: str, role: str, n_rows: int) -> None:
     n_levels = values.nunique()
-    words = values.astype(str).str.split().str.len().median() if len(values) else 0
+    if n_levels < MIN_SUSPECT_LEVELS:
+        return
     many = n_levels > MAX_LEVEL_SHARE * n_rows
-    if n_levels >= MIN_SUSPECT_LEVELS and (many or words >= MIN_TEXT_WORDS):
+    if many or values.astype(str).str.split().str.len().median() >= MIN_TEXT_WORDS:
         raise ValueError(
             f"{role} column {name!r} has {n_levels} distinct strings in {n_rows} rows: free "
             f"text or an identifier, not a category; pass it as text={name!r}, leave it out "
