@@ -207,6 +207,12 @@ CASES = [
     Case("x-free-text-structured", "cox", _with("note", lambda X: _words()), ValueError, "text='note'",
          {"structured": ["age", "note"]}),
     Case("x-object-numbers", "reg", _with("x", lambda X: X["x"].astype(object))),
+    Case("x-nullable-int-with-na", "cox", _with("age", lambda X: X["age"].round().astype("Int64").where(
+        X.index != 6)), ValueError, "structured column 'age' has 1 NaN"),
+    Case("x-nullable-int", "deepsurv", _with("x", lambda X: (10 * X["x"]).round().astype("Int64"))),
+    Case("x-string-dtype-category", "cox", _with("sex", lambda X: X["sex"].astype("string"))),
+    Case("x-dates", "deepsurv", _with("visit", lambda X: pd.date_range("2020-01-01", periods=N)), ValueError,
+         "tabular column 'visit' holds dates"),
     Case("x-bool-column", "deepsurv", _with("flag", lambda X: X["x"] > 0)),
     Case("x-declared-category", "deepsurv", _with("sex", lambda X: X["sex"].astype("category"))),
     Case("x-int-column-names", "deepsurv", lambda X, y, tmp: (X[["age", "x"]].set_axis([0, 1], axis=1), y)),

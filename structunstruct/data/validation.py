@@ -100,8 +100,14 @@ def check_finite_column(column: pd.Series, name: str, role: str) -> np.ndarray:
     -------
     numpy.ndarray of shape (n_samples,)
     """
-    try:
-        values = column.to_numpy(dtype=np.float64)
+    dtype = column.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise ValueError(
+            f"{role} column {name!r} holds dates or durations (dtype {dtype}); convert it to "
+            "numbers first (e.g. days since a reference date)"
+        )
+    try:  # na_value: nullable integer/float columns with pd.NA become NaN, reported below
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{role} column {name!r} is not numeric (dtype {column.dtype})") from err
     bad = ~np.isfinite(values)
