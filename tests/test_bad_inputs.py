@@ -369,6 +369,7 @@ def test_the_battery_is_large():
     assert {c.model for c in CASES} == set(MODELS)
 
 
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")  # drift-width-numpy: as sklearn
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_or_awkward_input(case, tmp_path, monkeypatch):
     X, y = _data(case, tmp_path)
