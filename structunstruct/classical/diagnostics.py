@@ -123,6 +123,16 @@ def check_identifiable(
     )
 
 
+def block_penalty(n_columns: int, blocks: Sequence[tuple[slice, np.ndarray]]) -> np.ndarray | None:
+    """The penalty matrices of ``blocks`` (columns, matrix) embedded in ``n_columns``."""
+    if not blocks:
+        return None
+    out = np.zeros((n_columns, n_columns))
+    for columns, matrix in blocks:
+        out[columns, columns] += matrix
+    return out
+
+
 def diverging_directions(
     information: np.ndarray, reference: np.ndarray, tol: float = SEPARATION_TOLERANCE
 ) -> np.ndarray:
@@ -210,12 +220,12 @@ def monotone_coordinates(
     return directions
 
 
-def involved_columns(directions: np.ndarray, names: Sequence[str]) -> list[str]:
-    """Names of the coefficients that move along any of ``directions``."""
+def involved_columns(directions: np.ndarray, names: Sequence[str | None]) -> list[str]:
+    """Names of the coefficients that move along any of ``directions`` (``None``: unnamed)."""
     if directions.size == 0:
         return []
     flags = np.any(directions != 0, axis=1)
-    return _term_names([nm for nm, flag in zip(names, flags) if flag])
+    return _term_names([nm for nm, flag in zip(names, flags) if flag and nm is not None])
 
 
 def inflate_covariance(covariance: np.ndarray, directions: np.ndarray) -> np.ndarray:
@@ -240,6 +250,7 @@ def warn_separation(names: Sequence[str], model: str) -> None:
 
 __all__ = [
     "DIVERGING_VARIANCE",
+    "block_penalty",
     "RANK_TOLERANCE",
     "SEPARATION_TOLERANCE",
     "check_identifiable",

@@ -198,6 +198,14 @@ class PAMMTerms:
             out.append(Penalty(f"({self.random_effects})", sl["random"], np.eye(len(self.levels_))))
         return out
 
+    def coefficient_names(self, design: StructuredDesign) -> list[str | None]:
+        """Name of every coefficient (``None`` for the baseline and random intercepts)."""
+        sl = self.slices()
+        q = self.tv_basis_.n_columns if self.tv_basis_ is not None else 0
+        tv = [f"{name}[{j}]" for name in self.tv_names() for j in range(q)]
+        baseline = [None] * (sl["baseline"].stop - sl["baseline"].start)
+        return [*baseline, *design.feature_names, *tv, *[None] * len(self.levels_)]
+
     def tv_names(self) -> list[str]:
         """Names of the time-varying terms, ``"col(t)"``."""
         return [f"{col}(t)" for col in self.time_varying]

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..classical.diagnostics import block_penalty, check_identifiable
 from ..classical.glm import GLMFit, fit_glm
 from ..data import as_survival_target
 from ..data.ped import (
@@ -209,6 +210,9 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         ped = split_ped(time, event, cuts)
         terms = self._fit_terms(builder, X, ped, cuts)
         design = builder.design_.transform(X)
+        structured = builder.design_
+        check_identifiable(design, structured.feature_names, block_penalty(
+            structured.n_features, [(b.columns, b.matrix) for b in structured.penalty_blocks]))
         codes = terms.group_codes(X)
         rng, seed = self._random_generators()
         module = self._build_pamm(roles, builder, terms, seed)
@@ -249,6 +253,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         return fit_glm(
             X_ped, rows.status, "poisson", offset=offset,
             penalties=terms.penalties(builder.design_), groups=groups, init=init,
+            names=terms.coefficient_names(builder.design_),
         )
 
     def _fit_deep(self, module, terms, builder, arrays, codes, fit, target, rng, seed) -> np.ndarray:
