@@ -32,10 +32,8 @@ import scipy.sparse as sp
 from .diagnostics import (
     check_identifiable,
     diverging_directions,
+    find_separation,
     inflate_covariance,
-    involved_columns,
-    monotone_coordinates,
-    warn_separation,
 )
 
 # Above this many blocks the rows are sorted by time first, so that the block sums
@@ -345,12 +343,11 @@ def fit_cox(
     if p and not np.any(ridge > 0):
         reference = state.reference if state.reference is not None else likelihood.derivatives(
             likelihood.value(np.zeros(p)))[1]
-        diverging = np.column_stack([
-            diverging_directions(information, reference),
-            monotone_coordinates(lambda b: likelihood.value(b).log_likelihood, current.beta),
-        ])
+        diverging = find_separation(
+            information, reference, lambda b: likelihood.value(b).log_likelihood, current.beta, None,
+            names, "Cox model",
+        )
     if diverging.shape[1]:
-        warn_separation(involved_columns(diverging, names), "Cox model")
         covariance = inflate_covariance(covariance, diverging)
     increments = blocks.event_count / current.s0 * np.exp(-current.shift)
     return CoxFit(

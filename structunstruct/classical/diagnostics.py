@@ -235,6 +235,37 @@ def inflate_covariance(covariance: np.ndarray, directions: np.ndarray) -> np.nda
     return covariance + DIVERGING_VARIANCE * directions @ directions.T
 
 
+def find_separation(
+    information: np.ndarray,
+    reference: np.ndarray,
+    log_likelihood: Callable[[np.ndarray], float],
+    coef: np.ndarray,
+    candidates: Sequence[int] | None,
+    names: Sequence[str | None],
+    model: str,
+) -> np.ndarray:
+    """Diverging directions of a fit, with a warning naming the separating columns.
+
+    Both tests run (:func:`diverging_directions`, :func:`monotone_coordinates`); the
+    warning names the columns whose own ray is monotone when there are any (under
+    complete separation every coefficient drifts, but moving the separating column
+    alone is what keeps the likelihood rising), else the columns of the collapsed
+    directions.
+
+    Returns
+    -------
+    ndarray of shape (p, k)
+        All diverging directions (``k = 0``: none, and no warning).
+    """
+    collapsed = diverging_directions(information, reference)
+    rays = monotone_coordinates(log_likelihood, coef, candidates)
+    directions = np.column_stack([collapsed, rays])
+    if directions.shape[1]:
+        named = involved_columns(rays, names) or involved_columns(collapsed, names)
+        warn_separation(named or ["the intercepts"], model)
+    return directions
+
+
 def warn_separation(names: Sequence[str], model: str) -> None:
     """Warn that the coefficients of ``names`` diverge (monotone likelihood)."""
     warnings.warn(
@@ -244,7 +275,7 @@ def warn_separation(names: Sequence[str], model: str) -> None:
         "not converged and their standard errors are set huge. Drop or merge the column, "
         "or give a ridge penalizer > 0.",
         ConvergenceWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
 
 
@@ -255,6 +286,7 @@ __all__ = [
     "SEPARATION_TOLERANCE",
     "check_identifiable",
     "diverging_directions",
+    "find_separation",
     "inflate_covariance",
     "involved_columns",
     "monotone_coordinates",

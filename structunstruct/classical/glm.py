@@ -28,13 +28,7 @@ import numpy as np
 from scipy import special
 
 from ..data.splines import smoothing_parameter_for_df
-from .diagnostics import (
-    diverging_directions,
-    inflate_covariance,
-    involved_columns,
-    monotone_coordinates,
-    warn_separation,
-)
+from .diagnostics import find_separation, inflate_covariance
 
 LAMBDA_BOUNDS = (1e-8, 1e12)
 
@@ -434,14 +428,12 @@ def _check_separation(prob: _Problem, penalties: list[Penalty], fit: GLMFit, nam
         mu = prob.link.inverse(prob.linear(coef))
         return -0.5 * float(np.sum(prob.weights * _unit_deviance(prob.family, prob.y, mu)))
 
-    directions = np.column_stack([
-        diverging_directions(prob.gram(end_weights) + 2 * S, prob.gram(start_weights) + 2 * S),
-        monotone_coordinates(loglik, fit.coef, free),
-    ])
+    directions = find_separation(
+        prob.gram(end_weights) + 2 * S, prob.gram(start_weights) + 2 * S, loglik, fit.coef, free,
+        names, f"{prob.family} GLM",
+    )
     if not directions.shape[1]:
         return fit
-    named = involved_columns(directions, names)
-    warn_separation(named or ["the intercepts"], f"{prob.family} GLM")
     return replace(fit, covariance=inflate_covariance(fit.covariance, directions), converged=False,
                    diverging=directions)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from ..classical.diagnostics import block_penalty, check_identifiable
 from ..classical.distributional import DistributionalFit, SmoothPenalty
 from ..data import StructuredDesign
 from ..nn.families import Family
@@ -45,6 +46,17 @@ class StructuredParts:
     def matrices(self, X: pd.DataFrame) -> list[np.ndarray]:
         """``[1, standardized design]`` of every parameter, float64."""
         return [np.column_stack([np.ones(len(X)), d.transform(X)]) for d in self.designs]
+
+    def check_identifiable(self, matrices: Sequence[np.ndarray]) -> None:
+        """Raise, naming the parameter and columns, when a design has dependent columns."""
+        for name, design, matrix in zip(self.family.parameters, self.designs, matrices):
+            penalty = block_penalty(design.n_features, [(b.columns, b.matrix) for b in design.penalty_blocks])
+            check_identifiable(matrix[:, 1:], design.feature_names, penalty, what=f"{name!r} structured")
+
+    def coefficient_names(self) -> list[str]:
+        """``parameter:term`` of every coefficient, designs concatenated."""
+        return [f"{parameter}:{term}" if parameter != self.family.parameters[0] else term
+                for parameter, term in self.index()]
 
     def smooths(self) -> list[SmoothPenalty]:
         """Smoothing penalties of every parameter's spline terms."""

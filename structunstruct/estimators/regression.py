@@ -241,6 +241,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
             raise ValueError("the model has no inputs: give structured terms, tabular columns or an image")
         parts = StructuredParts(family, [builder.design_, *self._other_designs(family, X)])
         matrices = parts.matrices(X)
+        parts.check_identifiable(matrices)
         rng, seed = self._random_generators()
         module = self._build_module(roles, builder, parts, seed)
         fit = self._fit_structured(parts, y, matrices)
@@ -291,6 +292,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return fit_distributional(
             parts.family, y, matrices, offsets=offsets, smooths=parts.smooths(),
             init=parts.initial(y) if init is None else init,
+            names=parts.coefficient_names(), reference=parts.initial(y),
         )
 
     def _fit_deep(self, module, parts, arrays, matrices, y, start, rng, seed) -> DistributionalFit:
