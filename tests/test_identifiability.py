@@ -202,3 +202,44 @@ def test_penalizer_is_validated():
         su.DeepSurv(structured=["x"], tabular=[], penalizer=-1.0).fit(
             pd.DataFrame({"x": [1.0, 2.0, 3.0]}), (np.array([1.0, 2.0, 3.0]), np.ones(3, bool))
         )
+
+
+def test_pamm_penalizer_splits_collinear_columns_by_scale_and_shrinks(survival_frame):
+    X, y = survival_frame
+    X = _collinear(X)
+    plain = su.DeepPAMM(structured=["x", "z"], tabular=[], cuts=5).fit(X, y)
+    ridge = su.DeepPAMM(structured=["x", "z", "dup"], tabular=[], cuts=5, penalizer=0.01).fit(X, y)
+    coef = ridge.summary_["coef"]
+    np.testing.assert_allclose(coef["x"], 2 * coef["dup"], rtol=1e-6)
+    total = coef["x"] + 2 * coef["dup"]  # the effect of x, shared by the two columns
+    assert abs(total) < abs(plain.summary_.loc["x", "coef"])
+    assert abs(total - plain.summary_.loc["x", "coef"]) < 0.2
+
+
+def test_regressor_penalizer_solves_the_ridge_score_equation():
+    """At the ridge-penalized normal ML fit with a constant scale, the score of each
+    standardized slope equals the ridge term: ``X_s' (y - mu) / sigma^2 = lam * b_s`` with
+    ``lam = n^2 c / (n - 1)`` (lifelines' ``n c / 2 ||b||^2`` on ``ddof=1`` units)."""
+    rng = np.random.default_rng(4)
+    n, c = 120, 0.05
+    X = pd.DataFrame({"x": rng.normal(2, 3, n), "z": rng.normal(size=n)})
+    y = 1 + 0.5 * X["x"].to_numpy() - X["z"].to_numpy() + rng.normal(size=n)
+    model = su.SemiStructuredRegressor(family="normal", structured=["x", "z"], tabular=[], penalizer=c).fit(X, y)
+    loc = model.summary_.loc["loc", "coef"]
+    sigma = np.exp(model.summary_.loc[("scale", "Intercept"), "coef"])
+    residual = y - (loc["Intercept"] + X[["x", "z"]].to_numpy() @ loc[["x", "z"]].to_numpy())
+    sd0 = X[["x", "z"]].std(ddof=0).to_numpy()
+    standardized = (X[["x", "z"]] - X[["x", "z"]].mean()).to_numpy() / sd0
+    score = standardized.T @ residual / sigma**2
+    np.testing.assert_allclose(score, n * n * c / (n - 1) * loc[["x", "z"]].to_numpy() * sd0, rtol=1e-5)
+    assert abs(residual.sum()) < 1e-6 * n  # the intercept is not penalized
+    plain = su.SemiStructuredRegressor(family="normal", structured=["x", "z"], tabular=[]).fit(X, y)
+    assert np.all(np.abs(loc[["x", "z"]]) < np.abs(plain.summary_.loc["loc", "coef"][["x", "z"]]))
+
+
+@pytest.mark.parametrize("estimator", [su.DeepPAMM, su.SemiStructuredRegressor])
+def test_other_penalizers_are_validated(estimator):
+    with pytest.raises(ValueError, match="penalizer"):
+        estimator(structured=["x"], tabular=[], penalizer=-0.5).fit(
+            pd.DataFrame({"x": [1.0, 2.0, 3.0]}), (np.array([1.0, 2.0, 3.0]), np.ones(3, bool))
+        )

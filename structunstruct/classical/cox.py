@@ -356,29 +356,27 @@ def fit_cox(
     )
 
 
-def lifelines_ridge(penalizer: float, scale: np.ndarray, n: int) -> np.ndarray:
-    """Ridge weights on a design standardized by ``scale`` that equal lifelines' ``penalizer``.
+def lifelines_ridge(penalizer: float, n: int) -> float:
+    """The ridge weight on a design of ``ddof=0``-standardized columns that is lifelines' ``penalizer``.
 
     lifelines (``CoxPHFitter(penalizer=c, l1_ratio=0)``) subtracts
     ``n * c / 2 * sum_j b_j^2`` from the log partial likelihood, with ``b_j`` the
-    coefficient of column ``j`` divided by its sample standard deviation (``ddof=1``).
-    On a design divided by ``scale`` (any spread, e.g. ``ddof=0``), the coefficient is
-    ``b_j * scale_j / sd_j``, so the weight is ``n * c * (sd_j / scale_j)^2``.
+    coefficient of column ``j`` standardized by its sample standard deviation
+    (``ddof=1``). On columns standardized with ``ddof=0`` the coefficient is
+    ``b_j * sqrt((n - 1) / n)``, so the weight there is ``c * n^2 / (n - 1)``. The
+    same convention serves the PAMM and distributional fits.
 
     Parameters
     ----------
     penalizer : float
-    scale : ndarray of shape (p,)
-        The spread each column was divided by, ``ddof=0`` standard deviations.
     n : int
-        Number of rows.
+        Number of rows (subjects).
 
     Returns
     -------
-    ndarray of shape (p,)
+    float
     """
-    ratio = n / max(n - 1, 1)  # (sd_ddof1 / sd_ddof0)^2
-    return np.full(len(scale), n * penalizer * ratio)
+    return float(penalizer * n * n / max(n - 1, 1))
 
 
 def _ridge_value(ridge: np.ndarray, beta: np.ndarray) -> float:

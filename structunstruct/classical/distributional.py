@@ -30,7 +30,7 @@ from .diagnostics import find_separation, inflate_covariance
 
 @dataclass(frozen=True)
 class SmoothPenalty:
-    """Difference penalty of one smooth term.
+    """Difference penalty of one smooth term (or a fixed quadratic penalty, e.g. a ridge).
 
     Attributes
     ----------
@@ -41,12 +41,15 @@ class SmoothPenalty:
     matrix : ndarray of shape (m, m)
     df : float
         Target effective degrees of freedom.
+    lam : float or None
+        A fixed weight (then ``df`` is ignored): a ridge on linear terms.
     """
 
     parameter: int
     columns: slice
     matrix: np.ndarray
     df: float
+    lam: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,9 @@ def _smoothing_for_df(
     lams = []
     for smooth in smooths:
         idx = np.arange(smooth.columns.start, smooth.columns.stop) + starts[smooth.parameter]
+        if smooth.lam is not None:
+            lams.append(smooth.lam)
+            continue
         gram = info[np.ix_(idx, idx)]
         gram = (gram + gram.T) / 2
         lams.append(smoothing_parameter_for_df(gram, smooth.matrix, smooth.df))
@@ -242,7 +248,7 @@ def fit_distributional(
     objective = _Objective(family, y, designs, offsets)
     theta = np.concatenate([np.zeros(s) for s in objective.sizes]) if init is None else np.concatenate(init)
     theta = theta.astype(np.float64)
-    lams = [1.0] * len(smooths)
+    lams = [1.0 if smooth.lam is None else smooth.lam for smooth in smooths]
     n_iter = 0
     for _ in range(max(1, smoothing_rounds) if smooths else 1):
         objective.penalty = torch.as_tensor(_penalty_matrix(objective.sizes, smooths, lams))

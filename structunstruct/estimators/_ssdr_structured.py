@@ -33,10 +33,14 @@ class StructuredParts:
     family : Family
     designs : list of StructuredDesign
         Fitted designs, one per entry of ``family.parameters``.
+    ridge : float
+        Weight of a ridge ``ridge / 2 * b^2`` on every linear (not smooth, not
+        intercept) coefficient of the standardized designs.
     """
 
     family: Family
     designs: list[StructuredDesign]
+    ridge: float = 0.0
 
     @property
     def sizes(self) -> list[int]:
@@ -49,8 +53,10 @@ class StructuredParts:
 
     def check_identifiable(self, matrices: Sequence[np.ndarray]) -> None:
         """Raise, naming the parameter and columns, when a design has dependent columns."""
-        for name, design, matrix in zip(self.family.parameters, self.designs, matrices):
-            penalty = block_penalty(design.n_features, [(b.columns, b.matrix) for b in design.penalty_blocks])
+        smooths = self.smooths()
+        for k, (name, design, matrix) in enumerate(zip(self.family.parameters, self.designs, matrices)):
+            blocks = [(slice(s.columns.start - 1, s.columns.stop - 1), s.matrix) for s in smooths if s.parameter == k]
+            penalty = block_penalty(design.n_features, blocks)
             check_identifiable(matrix[:, 1:], design.feature_names, penalty, what=f"{name!r} structured")
 
     def coefficient_names(self) -> list[str]:
@@ -59,12 +65,15 @@ class StructuredParts:
                 for parameter, term in self.index()]
 
     def smooths(self) -> list[SmoothPenalty]:
-        """Smoothing penalties of every parameter's spline terms."""
+        """Smoothing penalties of every parameter's spline terms, and the ridge if any."""
         out = []
         for k, design in enumerate(self.designs):
             for block in design.penalty_blocks:
                 columns = slice(block.columns.start + 1, block.columns.stop + 1)
                 out.append(SmoothPenalty(k, columns, block.matrix, block.df))
+            if self.ridge > 0:
+                out.extend(SmoothPenalty(k, slice(j + 1, j + 2), np.ones((1, 1)), 1.0, lam=self.ridge)
+                           for j in linear_columns(design))
         return out
 
     def initial(self, y: np.ndarray) -> list[np.ndarray]:
@@ -125,4 +134,12 @@ class StructuredParts:
         )
 
 
-__all__ = ["INTERCEPT", "StructuredParts"]
+def linear_columns(design: StructuredDesign) -> list[int]:
+    """Columns of ``design`` outside every smooth term's block."""
+    smooth = np.zeros(design.n_features, dtype=bool)
+    for block in design.penalty_blocks:
+        smooth[block.columns] = True
+    return np.flatnonzero(~smooth).tolist()
+
+
+__all__ = ["INTERCEPT", "StructuredParts", "linear_columns"]

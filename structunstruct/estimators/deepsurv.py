@@ -352,7 +352,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
 
     def _cox_options(self, design, n_rows: int) -> dict:
         """Column names and ridge weights of the Newton fit of the structured part."""
-        penalty = None if self.penalizer == 0 else lifelines_ridge(self.penalizer, design.scale_, n_rows)
+        penalty = None if self.penalizer == 0 else lifelines_ridge(self.penalizer, n_rows)
         return {"names": design.feature_names, "penalty": penalty}
 
     def _store_fit(self, X, roles, builder, module, fit, eta, time, event) -> None:
