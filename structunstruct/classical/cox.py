@@ -282,6 +282,7 @@ def fit_cox(
     max_iter: int = 100,
     penalty: float | np.ndarray | None = None,
     names: Sequence[str] | None = None,
+    role: str = "structured",
 ) -> CoxFit:
     """Maximise the Cox partial likelihood by damped Newton-Raphson.
 
@@ -309,6 +310,8 @@ def fit_cox(
         ``penalizer``).
     names : sequence of str, optional
         Column names for the messages (default ``x0, x1, ...``).
+    role : str
+        What the columns are, for the messages (``"structured"``, ``"stacked member"``).
 
     Returns
     -------
@@ -332,7 +335,7 @@ def fit_cox(
     names = [f"x{j}" for j in range(p)] if names is None else list(names)
     ridge = np.zeros(p) if penalty is None else np.broadcast_to(np.asarray(penalty, dtype=np.float64), (p,))
     if not np.all(ridge > 0):
-        check_identifiable(X, names, intercept=True)
+        check_identifiable(X, names, intercept=True, what=role)
     blocks = _blocks(time, event)
     likelihood = _PartialLikelihood(X, event, blocks, ties == "efron", offset)
     beta = _subsample_start(X, time, event, ties, offset, ridge) if init is None else np.asarray(init, dtype=np.float64).copy()
@@ -345,7 +348,7 @@ def fit_cox(
             likelihood.value(np.zeros(p)))[1]
         diverging = find_separation(
             information, reference, lambda b: likelihood.value(b).log_likelihood, current.beta, None,
-            names, "Cox model",
+            names, f"Cox model ({role} columns)",
         )
     if diverging.shape[1]:
         covariance = inflate_covariance(covariance, diverging)
