@@ -338,14 +338,19 @@ def fit_cox(
         check_identifiable(X, names, intercept=True, what=role)
     blocks = _blocks(time, event)
     likelihood = _PartialLikelihood(X, event, blocks, ties == "efron", offset)
-    beta = _subsample_start(X, time, event, ties, offset, ridge) if init is None else np.asarray(init, dtype=np.float64).copy()
+    reference = None
+    if init is None:
+        beta, reference = _subsample_start(X, time, event, ties, offset, ridge)
+    else:
+        beta = np.asarray(init, dtype=np.float64).copy()
     state = _newton(likelihood, ridge, beta, tol, max_iter)
+    reference = state.reference if state.reference is not None else reference
     current, information = state.current, state.information
     covariance = np.linalg.pinv(information + np.diag(ridge)) if p else np.zeros((0, 0))
     diverging = np.zeros((p, 0))
     if p and not np.any(ridge > 0):
-        reference = state.reference if state.reference is not None else likelihood.derivatives(
-            likelihood.value(np.zeros(p)))[1]
+        if reference is None:  # started elsewhere (a refit next to a deep part)
+            reference = likelihood.derivatives(likelihood.value(np.zeros(p)))[1]
         diverging = find_separation(
             information, reference, lambda b: likelihood.value(b).log_likelihood, current.beta, None,
             names, f"Cox model ({role} columns)",
@@ -435,17 +440,19 @@ _MIN_SUBSAMPLE_STRIDE = 20
 def _subsample_start(
     X: np.ndarray, time: np.ndarray, event: np.ndarray, ties: str, offset: np.ndarray | None,
     ridge: np.ndarray,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Starting coefficients: zeros, or a rough fit on every k-th row of a large data set.
 
     The full data decide about rank and separation, so the subsample fit runs the
     Newton iterations only (and a diverged subsample start falls back to zeros, from
-    where the full fit sees the divergence itself).
+    where the full fit sees the divergence itself). Also returns the subsample's
+    information at 0 scaled to all rows (the reference of the separation test, which
+    needs no precision), or None when the start is zeros.
     """
     n, p = np.shape(X)
     stride = n // _SUBSAMPLE_START_ROWS
     if stride < _MIN_SUBSAMPLE_STRIDE or not event[::stride].any():
-        return np.zeros(p)
+        return np.zeros(p), None
     rows = slice(None, None, stride)
     sub_time, sub_event = time[rows], event[rows]
     likelihood = _PartialLikelihood(
@@ -456,7 +463,7 @@ def _subsample_start(
     beta = state.current.beta
     usable = state.converged and state.reference is not None and np.isfinite(beta).all() and not (
         diverging_directions(state.information, state.reference).shape[1])
-    return beta if usable else np.zeros(p)
+    return (beta, state.reference * (n / sub_event.size)) if usable else (np.zeros(p), None)
 
 
 def _newton_step(info: np.ndarray, grad: np.ndarray) -> np.ndarray:

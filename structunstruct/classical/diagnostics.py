@@ -97,11 +97,10 @@ def check_identifiable(
     n, p = design.shape
     if p == 0:
         return
-    columns = np.column_stack([np.ones(n), design]) if intercept else design
-    rms = np.sqrt(np.mean(columns**2, axis=0))
+    gram = _gram(design, intercept)  # (Z'Z) / n of Z = [1, X] (or X), without copying X
+    rms = np.sqrt(np.diag(gram))
     rms[rms == 0] = 1.0
-    scaled = columns / rms
-    gram = scaled.T @ scaled / max(n, 1)
+    gram = gram / np.outer(rms, rms)
     if penalty is not None and np.any(penalty):
         full = np.zeros_like(gram)
         k = int(intercept)
@@ -111,7 +110,7 @@ def check_identifiable(
     null = eigenvalues < RANK_TOLERANCE * max(eigenvalues.max(), 1.0)
     if not null.any():
         return
-    involved = np.zeros(columns.shape[1], dtype=bool)
+    involved = np.zeros(len(gram), dtype=bool)
     for v in vectors[:, null].T:
         involved |= np.abs(v) > _INVOLVED * np.abs(v).max()
     with_constant = intercept and involved[0]
@@ -130,6 +129,17 @@ def block_penalty(n_columns: int, blocks: Sequence[tuple[slice, np.ndarray]]) ->
     out = np.zeros((n_columns, n_columns))
     for columns, matrix in blocks:
         out[columns, columns] += matrix
+    return out
+
+
+def _gram(design: np.ndarray, intercept: bool) -> np.ndarray:
+    n = max(len(design), 1)
+    xtx = design.T @ design / n
+    if not intercept:
+        return xtx
+    means = design.sum(axis=0) / n
+    out = np.empty((len(xtx) + 1, len(xtx) + 1))
+    out[0, 0], out[0, 1:], out[1:, 0], out[1:, 1:] = 1.0, means, means, xtx
     return out
 
 
@@ -172,6 +182,10 @@ def diverging_directions(
 #: each coefficient further out: at a finite optimum the log likelihood then drops by
 #: about ``50 * information``, i.e. by hundreds.
 RAY_STEP = 10.0
+#: Only coefficients at least this large (standardized) are tested by
+#: :func:`monotone_coordinates`: a monotone ray is walked by Newton steps of size about
+#: 1 until underflow, far beyond this, and a finite fit costs no extra evaluation.
+RAY_MIN_ABS = 5.0
 
 
 def monotone_coordinates(
@@ -179,6 +193,7 @@ def monotone_coordinates(
     coef: np.ndarray,
     candidates: Sequence[int] | None = None,
     step: float = RAY_STEP,
+    min_abs: float = RAY_MIN_ABS,
 ) -> np.ndarray:
     """Coefficients along whose ray the log likelihood does not decrease.
 
@@ -197,6 +212,8 @@ def monotone_coordinates(
     candidates : sequence of int, optional
         Coefficients to test (default all).
     step : float
+    min_abs : float
+        Coefficients smaller than this in absolute value are not tested.
 
     Returns
     -------
@@ -205,10 +222,13 @@ def monotone_coordinates(
     """
     coef = np.asarray(coef, dtype=np.float64)
     out = []
+    tested = [j for j in (range(len(coef)) if candidates is None else candidates) if abs(coef[j]) >= min_abs]
+    if not tested:
+        return np.zeros((len(coef), 0))
     with np.errstate(all="ignore"):
         base = log_likelihood(coef)
-        for j in range(len(coef)) if candidates is None else candidates:
-            if coef[j] == 0 or not np.isfinite(base):
+        for j in tested:
+            if not np.isfinite(base):
                 continue
             moved = coef.copy()
             moved[j] += step * np.sign(coef[j])

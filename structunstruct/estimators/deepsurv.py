@@ -282,7 +282,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         design = arrays["structured"]
         time, event = np.ascontiguousarray(target["time"]), np.ascontiguousarray(target["event"])
         options = self._cox_options(builder.design_, len(time))
-        if self.penalizer == 0:  # before training: the refit would raise only after it
+        if self.penalizer == 0 and roles.has_deep_part:  # before training (fit_cox checks too, after it)
             check_identifiable(design, options["names"])
         if roles.has_deep_part:
             fit, eta = self._fit_deep(module, arrays, design, (time, event, options), rng, seed)
