@@ -343,6 +343,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         fit = fit_distributional(
             parts.family, y, [empty, *matrices[1:]], offsets=[loc] + [None] * (len(matrices) - 1),
             smooths=[s for s in parts.smooths() if s.parameter > 0], init=[np.zeros(0), *start.coef[1:]],
+            names=parts.coefficient_names()[parts.sizes[0]:], reference=[np.zeros(0), *parts.initial(y)[1:]],
         )
         return _two_stage_fit(start, fit)
 
