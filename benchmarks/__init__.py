@@ -15,6 +15,7 @@ SUITES: dict[str, str] = {
     "deepsurv_epoch": "benchmarks.deepsurv_epoch",
     "speed": "benchmarks.suite.speed",
     "regression": "benchmarks.suite.regression",
+    "coverage": "benchmarks.coverage",
 }
 
 

@@ -101,5 +101,8 @@ def test_monotone_likelihood_warns(gbsg2):
     X = X[["age"]].assign(group=np.where(np.arange(len(X)) % 7 == 0, "a", "b"))
     y = y.copy()
     y["event"][X["group"].to_numpy() == "a"] = False
-    with pytest.warns(ConvergenceWarning, match="did not converge"):
-        su.DeepSurv(structured=["age", "group"], tabular=[]).fit(X, y)
+    with pytest.warns(ConvergenceWarning, match=r"monotone likelihood"):
+        model = su.DeepSurv(structured=["age", "group"], tabular=[]).fit(X, y)
+    assert not model.converged_
+    assert model.summary_.loc["group[b]", "se"] > 1e6
+    assert model.summary_.loc["age", "se"] < 1  # the finite coefficient keeps its standard error

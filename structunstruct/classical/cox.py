@@ -8,17 +8,33 @@ matrix ``X' diag(v) X`` (BLAS ``syrk`` on cache-sized chunks). Risk-set sums and
 Efron's tie corrections run on the blocks, so heavily tied data cost little more than
 untied data. With few blocks the rows stay in their given order (no copy of the design
 is permuted); with many, they are sorted by time once so that block sums stream.
-Efron or Breslow ties, and an optional fixed offset (used to refit structured effects
-next to a deep part).
+Efron or Breslow ties, an optional fixed offset (used to refit structured effects
+next to a deep part) and an optional ridge penalty ``1/2 sum_j lambda_j beta_j^2``
+subtracted from the log partial likelihood (lifelines' ``penalizer`` once the columns
+are standardized, see :func:`lifelines_ridge`).
+
+Before the first iteration the design is checked for linearly dependent columns
+(:func:`~structunstruct.classical.diagnostics.check_identifiable`, unless a ridge makes
+every coefficient identifiable); after the last, for directions along which the
+likelihood is monotone (separation), which are reported as not converged, with a
+warning naming the columns and a huge variance
+(:mod:`structunstruct.classical.diagnostics`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
+
+from .diagnostics import (
+    check_identifiable,
+    diverging_directions,
+    find_separation,
+    inflate_covariance,
+)
 
 # Above this many blocks the rows are sorted by time first, so that the block sums
 # write sequentially instead of scattering into a table larger than the CPU caches.
@@ -36,12 +52,14 @@ class CoxFit:
     ----------
     coef : ndarray of shape (p,)
     covariance : ndarray of shape (p, p)
-        Inverse observed information (at the last Newton iterate but one, which
-        differs from ``coef`` by less than ``tol``).
+        Inverse penalized observed information (at the last Newton iterate but one,
+        which differs from ``coef`` by less than ``tol``); along a diverging direction
+        its variance is :data:`~structunstruct.classical.diagnostics.DIVERGING_VARIANCE`.
     log_likelihood : float
-        Log partial likelihood at ``coef``.
+        Log partial likelihood at ``coef`` (without the ridge penalty).
     n_iter : int
     converged : bool
+        False also when coefficients diverge (separation).
     event_times : ndarray of shape (m,)
         Distinct event times, ascending.
     baseline_cumulative_hazard : ndarray of shape (m,)
@@ -56,6 +74,7 @@ class CoxFit:
     converged: bool
     event_times: np.ndarray
     baseline_cumulative_hazard: np.ndarray
+    diverging: np.ndarray | None = None  # (p, k) unit directions of separation, k >= 0
 
 
 @dataclass(frozen=True)
@@ -261,6 +280,9 @@ def fit_cox(
     init: np.ndarray | None = None,
     tol: float = 1e-7,
     max_iter: int = 100,
+    penalty: float | np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    role: str = "structured",
 ) -> CoxFit:
     """Maximise the Cox partial likelihood by damped Newton-Raphson.
 
@@ -282,38 +304,128 @@ def fit_cox(
         near the optimum the error left after a step of size ``s`` is of order
         ``s**2``: far below ``tol``.
     max_iter : int
+    penalty : float or ndarray of shape (p,), optional
+        Ridge weights ``lambda_j``: ``1/2 sum_j lambda_j beta_j^2`` is subtracted from
+        the log partial likelihood (see :func:`lifelines_ridge` for lifelines'
+        ``penalizer``).
+    names : sequence of str, optional
+        Column names for the messages (default ``x0, x1, ...``).
+    role : str
+        What the columns are, for the messages (``"structured"``, ``"stacked member"``).
 
     Returns
     -------
     CoxFit
+
+    Raises
+    ------
+    ValueError
+        When columns are linearly dependent and no ridge makes them identifiable.
+
+    Warns
+    -----
+    ConvergenceWarning
+        Naming the columns whose coefficients diverge (monotone likelihood).
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties must be one of ['efron', 'breslow']; got {ties!r}")
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)
+    p = np.shape(X)[1]
+    names = [f"x{j}" for j in range(p)] if names is None else list(names)
+    ridge = np.zeros(p) if penalty is None else np.broadcast_to(np.asarray(penalty, dtype=np.float64), (p,))
+    if not np.all(ridge > 0):
+        check_identifiable(X, names, intercept=True, what=role)
     blocks = _blocks(time, event)
     likelihood = _PartialLikelihood(X, event, blocks, ties == "efron", offset)
-    p = likelihood.XT.shape[0]
+    reference = None
     if init is None:
-        beta = _subsample_start(X, time, event, ties, offset)
+        beta, reference = _subsample_start(X, time, event, ties, offset, ridge)
     else:
         beta = np.asarray(init, dtype=np.float64).copy()
-    current = likelihood.value(beta)
-    converged = False
-    n_iter = 0
-    information = np.zeros((p, p))
-    while n_iter < max_iter and not converged:
-        n_iter += 1
-        gradient, information = likelihood.derivatives(current)
-        step = _newton_step(information, gradient)
-        current = _damped_update(likelihood.value, current, step)
-        converged = bool(np.max(np.abs(step), initial=0.0) < tol)
-    covariance = np.linalg.pinv(information) if p else np.zeros((0, 0))
+    state = _newton(likelihood, ridge, beta, tol, max_iter)
+    reference = state.reference if state.reference is not None else reference
+    current, information = state.current, state.information
+    covariance = np.linalg.pinv(information + np.diag(ridge)) if p else np.zeros((0, 0))
+    diverging = np.zeros((p, 0))
+    if p and not np.any(ridge > 0):
+        if reference is None:  # started elsewhere (a refit next to a deep part)
+            reference = likelihood.derivatives(likelihood.value(np.zeros(p)))[1]
+        diverging = find_separation(
+            information, reference, lambda b: likelihood.value(b).log_likelihood, current.beta, None,
+            names, f"Cox model ({role} columns)",
+        )
+    if diverging.shape[1]:
+        covariance = inflate_covariance(covariance, diverging)
     increments = blocks.event_count / current.s0 * np.exp(-current.shift)
     return CoxFit(
-        current.beta, covariance, current.log_likelihood, n_iter, converged,
-        blocks.event_times, np.cumsum(increments),
+        current.beta, covariance, current.log_likelihood + _ridge_value(ridge, current.beta), state.n_iter,
+        state.converged and not diverging.shape[1], blocks.event_times, np.cumsum(increments), diverging,
     )
+
+
+def lifelines_ridge(penalizer: float, n: int) -> float:
+    """The ridge weight on a design of ``ddof=0``-standardized columns that is lifelines' ``penalizer``.
+
+    lifelines (``CoxPHFitter(penalizer=c, l1_ratio=0)``) subtracts
+    ``n * c / 2 * sum_j b_j^2`` from the log partial likelihood, with ``b_j`` the
+    coefficient of column ``j`` standardized by its sample standard deviation
+    (``ddof=1``). On columns standardized with ``ddof=0`` the coefficient is
+    ``b_j * sqrt((n - 1) / n)``, so the weight there is ``c * n^2 / (n - 1)``. The
+    same convention serves the PAMM and distributional fits.
+
+    Parameters
+    ----------
+    penalizer : float
+    n : int
+        Number of rows (subjects).
+
+    Returns
+    -------
+    float
+    """
+    return float(penalizer * n * n / max(n - 1, 1))
+
+
+def _ridge_value(ridge: np.ndarray, beta: np.ndarray) -> float:
+    """The ridge term, added back to report the unpenalized log likelihood."""
+    return 0.5 * float(ridge @ beta**2)
+
+
+@dataclass
+class _NewtonState:
+    current: _Value
+    information: np.ndarray        # unpenalized, at the last iterate but one
+    reference: np.ndarray | None   # unpenalized, at beta = 0 when the fit started there
+    n_iter: int
+    converged: bool
+
+
+def _newton(likelihood: _PartialLikelihood, ridge: np.ndarray, beta: np.ndarray, tol: float, max_iter: int) -> _NewtonState:
+    """Damped Newton iterations on the ridge-penalized partial likelihood."""
+    p = len(beta)
+
+    def value(b: np.ndarray) -> _Value:
+        v = likelihood.value(b)
+        return replace(v, log_likelihood=v.log_likelihood - _ridge_value(ridge, b))
+
+    current = value(beta)
+    state = _NewtonState(current, np.zeros((p, p)), None, 0, False)
+    while state.n_iter < max_iter and not state.converged:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            gradient, information = likelihood.derivatives(state.current)
+        if not (np.isfinite(gradient).all() and np.isfinite(information).all()):
+            state.converged = False  # underflowed risk sets: a diverging fit
+            break
+        if state.n_iter == 0 and not np.any(state.current.beta):
+            state.reference = information
+        state.n_iter += 1
+        state.information = information
+        step = _newton_step(information + np.diag(ridge), gradient - ridge * state.current.beta)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            state.current = _damped_update(value, state.current, step)
+        state.converged = bool(np.max(np.abs(step), initial=0.0) < tol)
+    return state
 
 
 #: Above this many rows Newton starts from the fit on an evenly spaced subsample of
@@ -326,19 +438,32 @@ _MIN_SUBSAMPLE_STRIDE = 20
 
 
 def _subsample_start(
-    X: np.ndarray, time: np.ndarray, event: np.ndarray, ties: str, offset: np.ndarray | None
-) -> np.ndarray:
-    """Starting coefficients: zeros, or a rough fit on every k-th row of a large data set."""
+    X: np.ndarray, time: np.ndarray, event: np.ndarray, ties: str, offset: np.ndarray | None,
+    ridge: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Starting coefficients: zeros, or a rough fit on every k-th row of a large data set.
+
+    The full data decide about rank and separation, so the subsample fit runs the
+    Newton iterations only (and a diverged subsample start falls back to zeros, from
+    where the full fit sees the divergence itself). Also returns the subsample's
+    information at 0 scaled to all rows (the reference of the separation test, which
+    needs no precision), or None when the start is zeros.
+    """
     n, p = np.shape(X)
     stride = n // _SUBSAMPLE_START_ROWS
     if stride < _MIN_SUBSAMPLE_STRIDE or not event[::stride].any():
-        return np.zeros(p)
+        return np.zeros(p), None
     rows = slice(None, None, stride)
-    sub = fit_cox(
-        np.asarray(X)[rows], time[rows], event[rows], ties,
-        None if offset is None else np.asarray(offset)[rows], init=np.zeros(p), tol=1e-3,
+    sub_time, sub_event = time[rows], event[rows]
+    likelihood = _PartialLikelihood(
+        np.asarray(X)[rows], sub_event, _blocks(sub_time, sub_event), ties == "efron",
+        None if offset is None else np.asarray(offset)[rows],
     )
-    return sub.coef if np.isfinite(sub.coef).all() else np.zeros(p)
+    state = _newton(likelihood, ridge * sub_event.size / n, np.zeros(p), 1e-3, 100)
+    beta = state.current.beta
+    usable = state.converged and state.reference is not None and np.isfinite(beta).all() and not (
+        diverging_directions(state.information, state.reference).shape[1])
+    return (beta, state.reference * (n / sub_event.size)) if usable else (np.zeros(p), None)
 
 
 def _newton_step(info: np.ndarray, grad: np.ndarray) -> np.ndarray:

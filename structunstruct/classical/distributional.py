@@ -8,24 +8,29 @@ positive definite. The smoothing weight of each spline is chosen so that the ter
 its requested effective degrees of freedom (evaluated with the observed information at
 the fit, a few outer rounds). Covariance: the inverse penalized observed information
 (for unpenalized models the usual ML covariance; with penalties the Bayesian
-covariance of Wood 2006).
+covariance of Wood 2006). Directions along which the likelihood is monotone
+(separation: a covariate that predicts a binary response perfectly, a level whose
+counts are all zero) are found, warned about by name, marked not converged and given
+a huge variance (:mod:`structunstruct.classical.diagnostics`); the rank of each design
+is the caller's to check, where the columns have names, before any training.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from ..data.splines import smoothing_parameter_for_df
 from ..nn.families import Family
+from .diagnostics import find_separation, inflate_covariance
 
 
 @dataclass(frozen=True)
 class SmoothPenalty:
-    """Difference penalty of one smooth term.
+    """Difference penalty of one smooth term (or a fixed quadratic penalty, e.g. a ridge).
 
     Attributes
     ----------
@@ -36,12 +41,15 @@ class SmoothPenalty:
     matrix : ndarray of shape (m, m)
     df : float
         Target effective degrees of freedom.
+    lam : float or None
+        A fixed weight (then ``df`` is ignored): a ridge on linear terms.
     """
 
     parameter: int
     columns: slice
     matrix: np.ndarray
     df: float
+    lam: float | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,9 @@ class DistributionalFit:
         Effective degrees of freedom of the whole model.
     n_iter : int
     converged : bool
+        False also when coefficients diverge (separation).
+    diverging : ndarray of shape (p, k), optional
+        Unit directions along which the coefficients diverge (``k = 0``: none).
     """
 
     coef: list[np.ndarray]
@@ -71,6 +82,7 @@ class DistributionalFit:
     edf: float
     n_iter: int
     converged: bool
+    diverging: np.ndarray | None = None
 
 
 class _Objective:
@@ -175,6 +187,9 @@ def _smoothing_for_df(
     lams = []
     for smooth in smooths:
         idx = np.arange(smooth.columns.start, smooth.columns.stop) + starts[smooth.parameter]
+        if smooth.lam is not None:
+            lams.append(smooth.lam)
+            continue
         gram = info[np.ix_(idx, idx)]
         gram = (gram + gram.T) / 2
         lams.append(smoothing_parameter_for_df(gram, smooth.matrix, smooth.df))
@@ -191,6 +206,8 @@ def fit_distributional(
     max_iter: int = 100,
     tol: float = 1e-10,
     smoothing_rounds: int = 4,
+    names: Sequence[str] | None = None,
+    reference: Sequence[np.ndarray] | None = None,
 ) -> DistributionalFit:
     """Fit a structured distributional regression by penalized maximum likelihood.
 
@@ -212,16 +229,26 @@ def fit_distributional(
         Convergence tolerance on the relative Newton step.
     smoothing_rounds : int
         Outer rounds of re-choosing the smoothing weights.
+    names : sequence of str, optional
+        Names of all coefficients (designs concatenated) for the separation warning.
+    reference : sequence of ndarray, optional
+        Coefficients away from any divergence (the intercepts of the marginal, slopes
+        0) where the information is compared with the fit's; default ``init``.
 
     Returns
     -------
     DistributionalFit
+
+    Warns
+    -----
+    ConvergenceWarning
+        Naming the columns whose coefficients diverge (separation).
     """
     y = np.asarray(y, dtype=np.float64)
     objective = _Objective(family, y, designs, offsets)
     theta = np.concatenate([np.zeros(s) for s in objective.sizes]) if init is None else np.concatenate(init)
     theta = theta.astype(np.float64)
-    lams = [1.0] * len(smooths)
+    lams = [1.0 if smooth.lam is None else smooth.lam for smooth in smooths]
     n_iter = 0
     for _ in range(max(1, smoothing_rounds) if smooths else 1):
         objective.penalty = torch.as_tensor(_penalty_matrix(objective.sizes, smooths, lams))
@@ -238,7 +265,30 @@ def fit_distributional(
         objective.penalty = torch.as_tensor(_penalty_matrix(objective.sizes, smooths, lams))
         theta, it, converged = _newton(objective, theta, max_iter, tol)
         n_iter += it
-    return _result(objective, theta, lams, n_iter, converged)
+    fit = _result(objective, theta, lams, n_iter, converged)
+    start = np.concatenate(reference) if reference is not None else np.concatenate(
+        [np.zeros(k) for k in objective.sizes]) if init is None else np.concatenate(init)
+    names = [f"b{j}" for j in range(len(theta))] if names is None else list(names)
+    return _check_separation(objective, fit, theta, start.astype(np.float64), names)
+
+
+def _check_separation(
+    objective: _Objective, fit: DistributionalFit, theta: np.ndarray, start: np.ndarray, names: list
+) -> DistributionalFit:
+    """Mark, warn about and inflate the variance of diverging directions."""
+    penalty = objective.penalty.numpy()
+    with np.errstate(all="ignore"):
+        information = objective.information(theta) + penalty
+        reference = objective.information(start) + penalty
+    free = np.flatnonzero(~np.any(penalty != 0, axis=0))
+    directions = find_separation(
+        information, reference, lambda t: float(objective.log_likelihood(torch.as_tensor(t))), theta, free,
+        names, f"{objective.family.name} regression",
+    )
+    if not directions.shape[1]:
+        return replace(fit, diverging=directions)
+    return replace(fit, covariance=inflate_covariance(fit.covariance, directions), converged=False,
+                   diverging=directions)
 
 
 def _result(objective: _Objective, theta: np.ndarray, lams, n_iter: int, converged: bool) -> DistributionalFit:

@@ -9,16 +9,26 @@ or estimated by the Fellner-Schall update (Wood & Fasiolo 2017), a fixed-point
 iteration to the Laplace-approximate REML estimate; for a ridge block ``S_j = I``
 (random intercepts) it is Schall's (1991) update of the variance ``phi / lam_j``.
 The covariance is the Bayesian ``phi (X'WX + S_lam)^-1`` (``Vp`` of mgcv).
+
+After the fit, directions along which the (penalized) likelihood is monotone
+(separation: a level without events, fitted rates driven to 0) are detected as in
+:mod:`structunstruct.classical.diagnostics`: the fit is marked not converged, a
+``ConvergenceWarning`` names the columns and the variance along the direction is huge.
+The rank of the design is the caller's to check
+(:func:`~structunstruct.classical.diagnostics.check_identifiable`), where the columns
+have names and before any training.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import special
 
 from ..data.splines import smoothing_parameter_for_df
+from .diagnostics import find_separation, inflate_covariance
 
 LAMBDA_BOUNDS = (1e-8, 1e12)
 
@@ -145,6 +155,9 @@ class GLMFit:
     n_iter : int
         Total inner IRLS iterations.
     converged : bool
+        False also when coefficients diverge (separation).
+    diverging : ndarray of shape (p, k)
+        Unit directions along which the coefficients diverge (``k = 0``: none).
     """
 
     coef: np.ndarray
@@ -156,6 +169,7 @@ class GLMFit:
     edf: dict
     n_iter: int
     converged: bool
+    diverging: np.ndarray | None = None
 
 
 @dataclass
@@ -327,6 +341,7 @@ def fit_glm(
     max_iter: int = 100,
     max_outer: int = 200,
     outer_tol: float = 1e-4,
+    names: Sequence[str | None] | None = None,
 ) -> GLMFit:
     """Fit a (penalized) GLM by IRLS.
 
@@ -360,10 +375,19 @@ def fit_glm(
         Penalty-weight updates (only with estimated or df-based penalties).
     outer_tol : float
         Stop when every ``log(lam_j)`` changes by less than this.
+    names : sequence of (str or None), optional
+        Names of all coefficients (group intercepts first) for the separation warning;
+        coefficients named ``None`` (absorbed intercepts) are not named in it. Default
+        ``b0, b1, ...``.
 
     Returns
     -------
     GLMFit
+
+    Warns
+    -----
+    ConvergenceWarning
+        Naming the columns whose coefficients diverge (separation).
     """
     if family not in CANONICAL:
         raise ValueError(f"family must be one of {sorted(CANONICAL)}; got {family!r}")
@@ -383,7 +407,35 @@ def fit_glm(
         0 if groups is None else int(groups.max()) + 1,
     )
     penalties = list(penalties or [])
-    return _fit_outer(prob, penalties, init, tol, max_iter, max_outer, outer_tol)
+    fit = _fit_outer(prob, penalties, init, tol, max_iter, max_outer, outer_tol)
+    names = [f"b{j}" for j in range(prob.n_coef)] if names is None else list(names)
+    return _check_separation(prob, penalties, fit, names)
+
+
+def _check_separation(prob: _Problem, penalties: list[Penalty], fit: GLMFit, names: list) -> GLMFit:
+    """Mark, warn about and inflate the variance of diverging directions."""
+    S = _penalty_matrix(penalties, np.asarray([fit.lambdas[pen.name] for pen in penalties]), prob.n_coef)
+    eta = _start_eta(prob)
+    start_weights, _ = _working(prob, eta, prob.link.inverse(eta))
+    with np.errstate(all="ignore"):
+        end_weights, _ = _working(prob, prob.linear(fit.coef), prob.link.inverse(prob.linear(fit.coef)))
+    penalized = np.zeros(prob.n_coef, dtype=bool)
+    for pen in penalties:
+        penalized[pen.columns] = True
+    free = [j for j in range(prob.n_groups, prob.n_coef) if not penalized[j]]
+
+    def loglik(coef: np.ndarray) -> float:
+        mu = prob.link.inverse(prob.linear(coef))
+        return -0.5 * float(np.sum(prob.weights * _unit_deviance(prob.family, prob.y, mu)))
+
+    directions = find_separation(
+        prob.gram(end_weights) + 2 * S, prob.gram(start_weights) + 2 * S, loglik, fit.coef, free,
+        names, f"{prob.family} GLM",
+    )
+    if not directions.shape[1]:
+        return fit
+    return replace(fit, covariance=inflate_covariance(fit.covariance, directions), converged=False,
+                   diverging=directions)
 
 
 def _initial_lambdas(penalties: list[Penalty], prob: _Problem) -> np.ndarray:
@@ -442,6 +494,7 @@ def _result(prob, penalties, lambdas, inner, S, n_iter, converged) -> GLMFit:
         edf=edf_blocks,
         n_iter=n_iter,
         converged=converged,
+        diverging=np.zeros((prob.n_coef, 0)),
     )
 
 

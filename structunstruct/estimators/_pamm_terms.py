@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..classical.diagnostics import block_penalty
 from ..classical.glm import Penalty
 from ..data.design import StructuredDesign
 from ..data.ped import PEDSplit
 from ..data.splines import PSplineBasis
+from ._ssdr_structured import linear_columns
 
 TIME_BASIS_SIZE = 10
 
@@ -44,6 +46,9 @@ class PAMMTerms:
         Columns with time-varying effects (each a one-column linear structured term).
     random_effects : str or None
         Grouping column of the random intercepts.
+    ridge : float
+        Fixed weight of a ridge ``ridge / 2 * b^2`` on every linear structured
+        coefficient (standardized design; not smooths, baseline or random intercepts).
     """
 
     cuts: np.ndarray
@@ -51,6 +56,7 @@ class PAMMTerms:
     baseline_df: float | None = None
     time_varying: tuple[str, ...] = ()
     random_effects: str | None = None
+    ridge: float = 0.0
     active_: np.ndarray | None = field(default=None, init=False)
     baseline_basis_: PSplineBasis | None = field(default=None, init=False)
     tv_basis_: PSplineBasis | None = field(default=None, init=False)
@@ -196,7 +202,27 @@ class PAMMTerms:
             out.append(Penalty(name, slice(first, first + q), self.tv_basis_.penalty_))
         if self.levels_:
             out.append(Penalty(f"({self.random_effects})", sl["random"], np.eye(len(self.levels_))))
+        if self.ridge > 0:
+            names = design.feature_names
+            out.extend(Penalty(f"ridge({names[j]})", slice(start + j, start + j + 1), np.ones((1, 1)), lam=self.ridge)
+                       for j in linear_columns(design))
         return out
+
+    def structured_penalty(self, design: StructuredDesign) -> np.ndarray | None:
+        """Penalties on the subject-level structured design (smooths and ridge), p x p."""
+        start = self.slices()["structured"].start
+        blocks = [(slice(pen.columns.start - start, pen.columns.stop - start), pen.matrix)
+                  for pen in self.penalties(design)
+                  if start <= pen.columns.start < start + self.n_structured_]
+        return block_penalty(self.n_structured_, blocks)
+
+    def coefficient_names(self, design: StructuredDesign) -> list[str | None]:
+        """Name of every coefficient (``None`` for the baseline and random intercepts)."""
+        sl = self.slices()
+        q = self.tv_basis_.n_columns if self.tv_basis_ is not None else 0
+        tv = [f"{name}[{j}]" for name in self.tv_names() for j in range(q)]
+        baseline = [None] * (sl["baseline"].stop - sl["baseline"].start)
+        return [*baseline, *design.feature_names, *tv, *[None] * len(self.levels_)]
 
     def tv_names(self) -> list[str]:
         """Names of the time-varying terms, ``"col(t)"``."""

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from ..classical.diagnostics import block_penalty, check_identifiable
 from ..classical.distributional import DistributionalFit, SmoothPenalty
 from ..data import StructuredDesign
 from ..nn.families import Family
@@ -32,10 +33,14 @@ class StructuredParts:
     family : Family
     designs : list of StructuredDesign
         Fitted designs, one per entry of ``family.parameters``.
+    ridge : float
+        Weight of a ridge ``ridge / 2 * b^2`` on every linear (not smooth, not
+        intercept) coefficient of the standardized designs.
     """
 
     family: Family
     designs: list[StructuredDesign]
+    ridge: float = 0.0
 
     @property
     def sizes(self) -> list[int]:
@@ -46,13 +51,29 @@ class StructuredParts:
         """``[1, standardized design]`` of every parameter, float64."""
         return [np.column_stack([np.ones(len(X)), d.transform(X)]) for d in self.designs]
 
+    def check_identifiable(self, matrices: Sequence[np.ndarray]) -> None:
+        """Raise, naming the parameter and columns, when a design has dependent columns."""
+        smooths = self.smooths()
+        for k, (name, design, matrix) in enumerate(zip(self.family.parameters, self.designs, matrices)):
+            blocks = [(slice(s.columns.start - 1, s.columns.stop - 1), s.matrix) for s in smooths if s.parameter == k]
+            penalty = block_penalty(design.n_features, blocks)
+            check_identifiable(matrix[:, 1:], design.feature_names, penalty, what=f"{name!r} structured")
+
+    def coefficient_names(self) -> list[str]:
+        """``parameter:term`` of every coefficient, designs concatenated."""
+        return [f"{parameter}:{term}" if parameter != self.family.parameters[0] else term
+                for parameter, term in self.index()]
+
     def smooths(self) -> list[SmoothPenalty]:
-        """Smoothing penalties of every parameter's spline terms."""
+        """Smoothing penalties of every parameter's spline terms, and the ridge if any."""
         out = []
         for k, design in enumerate(self.designs):
             for block in design.penalty_blocks:
                 columns = slice(block.columns.start + 1, block.columns.stop + 1)
                 out.append(SmoothPenalty(k, columns, block.matrix, block.df))
+            if self.ridge > 0:
+                out.extend(SmoothPenalty(k, slice(j + 1, j + 2), np.ones((1, 1)), 1.0, lam=self.ridge)
+                           for j in linear_columns(design))
         return out
 
     def initial(self, y: np.ndarray) -> list[np.ndarray]:
@@ -113,4 +134,12 @@ class StructuredParts:
         )
 
 
-__all__ = ["INTERCEPT", "StructuredParts"]
+def linear_columns(design: StructuredDesign) -> list[int]:
+    """Columns of ``design`` outside every smooth term's block."""
+    smooth = np.zeros(design.n_features, dtype=bool)
+    for block in design.penalty_blocks:
+        smooth[block.columns] = True
+    return np.flatnonzero(~smooth).tolist()
+
+
+__all__ = ["INTERCEPT", "StructuredParts", "linear_columns"]

@@ -12,10 +12,12 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
+from ..classical.cox import lifelines_ridge
+from ..classical.diagnostics import check_identifiable
 from ..data import as_survival_target, parse_structured, resolve_roles
 from ..data.leakage import survival_targets
 from ..nn import cox_ph_loss
@@ -127,6 +129,16 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         tabular network a row never loses all its modalities at once (so an image that
         is the only input is never dropped).
     ties : {"efron", "breslow"}, default="efron"
+    penalizer : float, default=0.0
+        Ridge penalty on the structured coefficients, as lifelines'
+        ``CoxPHFitter(penalizer=..., l1_ratio=0)``: ``n * penalizer / 2 * sum_j b_j^2``
+        is subtracted from the log partial likelihood, ``b_j`` the coefficient of
+        column ``j`` standardized by its sample standard deviation (the same estimates
+        and standard errors as lifelines). Makes collinear columns identifiable and
+        separated coefficients finite. Without it, linearly dependent structured
+        columns raise a ``ValueError`` naming them (before training), and coefficients
+        that diverge (separation, monotone likelihood) give a ``ConvergenceWarning``
+        naming them, ``converged_=False`` and a standard error of about 1e10.
     hidden_layers : sequence of int, default=(64, 32)
         Widths of the deep tabular MLP.
     fusion_layers : sequence of int, default=(32,)
@@ -172,7 +184,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     feature_names_in_, n_features_in_
     """
 
-    _parameter_constraints: dict = {**COMMON_CONSTRAINTS, "ties": [StrOptions({"efron", "breslow"})]}
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "ties": [StrOptions({"efron", "breslow"})],
+        "penalizer": [Interval(Real, 0, None, closed="left")],
+    }
     _supported_fusions = ("early", "joint", "late")
 
     def __init__(
@@ -194,6 +210,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
         ties: str = "efron",
+        penalizer: float = 0.0,
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
@@ -225,6 +242,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.modality_dropout = modality_dropout
         self.fusion_layer = fusion_layer
         self.ties = ties
+        self.penalizer = penalizer
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
         self.dropout = dropout
@@ -273,11 +291,14 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         module = self._build_predictor(roles, builder, seed)
         design = arrays["structured"]
         time, event = np.ascontiguousarray(target["time"]), np.ascontiguousarray(target["event"])
+        options = self._cox_options(builder.design_, len(time))
+        if self.penalizer == 0 and roles.has_deep_part:  # before training (fit_cox checks too, after it)
+            check_identifiable(design, options["names"])
         if roles.has_deep_part:
-            fit, eta = self._fit_deep(module, arrays, design, time, event, rng, seed)
+            fit, eta = self._fit_deep(module, arrays, design, (time, event, options), rng, seed)
         else:
             self.history_ = []
-            fit = fit_cox(design, time, event, ties=self.ties)
+            fit = fit_cox(design, time, event, ties=self.ties, **options)
             _set_structured_weights(module, fit.coef)
             eta = design @ fit.coef
         self._store_fit(X, roles, builder, module, fit, eta, time, event)
@@ -311,11 +332,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         module: torch.nn.Module,
         arrays: dict,
         design: np.ndarray,
-        time: np.ndarray,
-        event: np.ndarray,
+        target: tuple[np.ndarray, np.ndarray, dict],
         rng: np.random.Generator,
         seed: int,
     ) -> tuple[CoxFit | None, np.ndarray]:
+        time, event, options = target  # options: names and ridge weights of fit_cox
         tensors = as_tensors(arrays)
         tensors["time"] = torch.as_tensor(time, dtype=torch.float32)
         tensors["event"] = torch.as_tensor(event, dtype=torch.float32)
@@ -333,9 +354,14 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         if design.shape[1] == 0:
             return None, deep
         init = module.structured.weight.detach().double().numpy()[0]
-        fit = fit_cox(design, time, event, ties=self.ties, offset=deep, init=init)
+        fit = fit_cox(design, time, event, ties=self.ties, offset=deep, init=init, **options)
         _set_structured_weights(module, fit.coef)
         return fit, design @ fit.coef + deep
+
+    def _cox_options(self, design, n_rows: int) -> dict:
+        """Column names and ridge weights of the Newton fit of the structured part."""
+        penalty = None if self.penalizer == 0 else lifelines_ridge(self.penalizer, n_rows)
+        return {"names": design.feature_names, "penalty": penalty}
 
     def _store_fit(self, X, roles, builder, module, fit, eta, time, event) -> None:
         module.eval()
@@ -345,7 +371,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         scale = builder.design_.scale_
         names = builder.design_.feature_names
         if fit is not None:
-            if not fit.converged:
+            if not fit.converged and not (fit.diverging is not None and fit.diverging.shape[1]):
                 warnings.warn(
                     "the Cox partial likelihood did not converge (coefficients may diverge, "
                     "e.g. a level without events: monotone likelihood); check summary_",

@@ -103,8 +103,8 @@ class LateFusion(BaseEstimator):
                 member = clone(est).fit(X.iloc[train], target[train])
                 oof[test, k] = member.predict(X.iloc[test])
         oof = oof - oof.mean(axis=0)
-        fit = fit_cox(oof, target["time"], target["event"], ties=self.ties)
         names = [name for name, _ in self.estimators]
+        fit = fit_cox(oof, target["time"], target["event"], ties=self.ties, names=names, role="stacked member")
         return fit.coef, coefficient_table(names, fit.coef, fit.covariance, exponentiate=True)
 
     def _folds(self, target: np.ndarray):

@@ -14,6 +14,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..classical.cox import lifelines_ridge
+from ..classical.diagnostics import check_identifiable
 from ..classical.glm import GLMFit, fit_glm
 from ..data import as_survival_target
 from ..data.leakage import survival_targets
@@ -85,6 +87,16 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         with one design column. The effect is ``beta_x + f_x(t)`` (``partial_effect("x(t)")``).
     random_effects : str, optional
         Grouping column of random intercepts (levels unseen in training get 0).
+    penalizer : float, default=0.0
+        Ridge penalty on the linear structured coefficients (not the baseline, smooths,
+        time-varying effects or random intercepts) with lifelines' convention (see
+        :class:`~structunstruct.DeepSurv`): ``n * penalizer / 2 * sum_j b_j^2``, ``n``
+        subjects, ``b_j`` standardized by the column's sample standard deviation; in
+        the classical fit and in the deep part's training (its weights appear in
+        ``smoothing_parameters_`` as ``ridge(col)``). Without it, linearly dependent
+        structured columns raise a ``ValueError`` naming them, and diverging
+        coefficients (a level without events) give a ``ConvergenceWarning``,
+        ``converged_=False`` and a standard error of about 1e10.
 
     Attributes
     ----------
@@ -113,6 +125,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         "baseline_df": [Interval(Real, 1, None, closed="left"), None],
         "time_varying": [list, tuple, None],
         "random_effects": [str, None],
+        "penalizer": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -127,6 +140,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         baseline_df: float | None = None,
         time_varying: Sequence[str] | None = None,
         random_effects: str | None = None,
+        penalizer: float = 0.0,
         image_encoder: str | torch.nn.Module = "smallcnn",
         pretrained: bool | str = False,
         text_encoder: str = "bow",
@@ -162,6 +176,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.baseline_df = baseline_df
         self.time_varying = time_varying
         self.random_effects = random_effects
+        self.penalizer = penalizer
         self.image_encoder = image_encoder
         self.pretrained = pretrained
         self.text_encoder = text_encoder
@@ -211,6 +226,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         ped = split_ped(time, event, cuts)
         terms = self._fit_terms(builder, X, ped, cuts)
         design = builder.design_.transform(X)
+        check_identifiable(design, builder.design_.feature_names, terms.structured_penalty(builder.design_))
         codes = terms.group_codes(X)
         rng, seed = self._random_generators()
         module = self._build_pamm(roles, builder, terms, seed)
@@ -229,7 +245,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         if self.random_effects is not None and self.random_effects not in X.columns:
             raise ValueError(f"random_effects column {self.random_effects!r} not found in X")
         return PAMMTerms(
-            cuts, self.baseline, self.baseline_df, time_varying, self.random_effects
+            cuts, self.baseline, self.baseline_df, time_varying, self.random_effects,
+            lifelines_ridge(self.penalizer, len(X)),
         ).fit(builder.design_, X, ped)
 
     def _build_pamm(self, roles, builder, terms: PAMMTerms, seed: int) -> PAMMPredictor:
@@ -251,6 +268,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         return fit_glm(
             X_ped, rows.status, "poisson", offset=offset,
             penalties=terms.penalties(builder.design_), groups=groups, init=init,
+            names=terms.coefficient_names(builder.design_),
         )
 
     def _fit_deep(self, module, terms, builder, arrays, codes, fit, target, rng, seed) -> np.ndarray:

@@ -11,9 +11,10 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ..classical.cox import lifelines_ridge
 from ..classical.distributional import DistributionalFit, fit_distributional
 from ..data import StructuredDesign, parse_structured
 from ..data.roles import check_columns_present
@@ -97,6 +98,15 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     deep_strategy : {"joint", "two_stage", "post_hoc"}, default="joint"
         How structured and deep parts are fitted (``orthogonalize`` applies to
         ``"joint"`` only).
+    penalizer : float, default=0.0
+        Ridge penalty on the linear structured coefficients of every parameter (not
+        the intercepts, not the smooths), with lifelines' convention (see
+        :class:`~structunstruct.DeepSurv`): ``n * penalizer / 2 * sum_j b_j^2`` with
+        ``b_j`` the coefficient of column ``j`` standardized by its sample standard
+        deviation, in the classical fit and in the deep part's training loss. Without
+        it, linearly dependent columns of a parameter's design raise a ``ValueError``
+        naming them, and diverging coefficients (separation) give a
+        ``ConvergenceWarning``, ``converged_=False`` and a standard error of about 1e10.
     hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs,
     early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         Training settings, as in :class:`~structunstruct.DeepSurv` (the validation rows
@@ -145,6 +155,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         "scale": _TERMS,
         "shape": _TERMS,
         "deep_strategy": [StrOptions(set(DEEP_STRATEGIES))],
+        "penalizer": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -169,6 +180,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
         deep_strategy: str = "joint",
+        penalizer: float = 0.0,
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
@@ -203,6 +215,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.modality_dropout = modality_dropout
         self.fusion_layer = fusion_layer
         self.deep_strategy = deep_strategy
+        self.penalizer = penalizer
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
         self.dropout = dropout
@@ -240,8 +253,10 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         roles, builder, arrays = self._fit_inputs(X)
         if not roles.structured and not roles.has_deep_part:
             raise ValueError("the model has no inputs: give structured terms, tabular columns or an image")
-        parts = StructuredParts(family, [builder.design_, *self._other_designs(family, X)])
+        ridge = lifelines_ridge(self.penalizer, len(X))
+        parts = StructuredParts(family, [builder.design_, *self._other_designs(family, X)], ridge)
         matrices = parts.matrices(X)
+        parts.check_identifiable(matrices)
         rng, seed = self._random_generators()
         module = self._build_module(roles, builder, parts, seed)
         fit = self._fit_structured(parts, y, matrices)
@@ -300,6 +315,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return fit_distributional(
             parts.family, y, matrices, offsets=offsets, smooths=parts.smooths(),
             init=parts.initial(y) if init is None else init,
+            names=parts.coefficient_names(), reference=parts.initial(y),
         )
 
     def _fit_deep(self, module, parts, arrays, matrices, y, start, rng, seed) -> DistributionalFit:
@@ -336,6 +352,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         fit = fit_distributional(
             parts.family, y, [empty, *matrices[1:]], offsets=[loc] + [None] * (len(matrices) - 1),
             smooths=[s for s in parts.smooths() if s.parameter > 0], init=[np.zeros(0), *start.coef[1:]],
+            names=parts.coefficient_names()[parts.sizes[0]:], reference=[np.zeros(0), *parts.initial(y)[1:]],
         )
         return _two_stage_fit(start, fit)
 

@@ -38,12 +38,13 @@ def coefficient_table(
     """
     se = np.sqrt(np.clip(np.diag(covariance), 0.0, None)) if len(coef) else np.zeros(0)
     quantile = stats.norm.ppf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # diverged coefficients
         z = coef / se
+        hazard_ratio = np.exp(coef)
     table = pd.DataFrame(
         {
             "coef": coef,
-            "exp(coef)": np.exp(coef),
+            "exp(coef)": hazard_ratio,
             "se": se,
             "lower 95%": coef - quantile * se,
             "upper 95%": coef + quantile * se,
