@@ -235,14 +235,17 @@ class SemiStructuredMixin:
         module.to("cpu")
         return trainer
 
-    def _fit_orthogonal_projection(self, module: torch.nn.Module, arrays: dict) -> None:
+    def _fit_orthogonal_projection(
+        self, module: torch.nn.Module, arrays: dict, weight: torch.Tensor | None = None
+    ) -> None:
+        """Store the cell's projection on the whole training set (``weight``: (n,) row weights)."""
         if module.orthogonalization is None:
             return
         tensors = as_tensors(arrays)
         module.eval()
         with torch.no_grad():
             latent = torch.cat([module.latent(b) for b in iterate_chunks(tensors, 1024)])
-        module.orthogonalization.fit_projection(latent, tensors["structured"])
+        module.orthogonalization.fit_projection(latent, tensors["structured"], weight)
 
     def _outputs(self, module: torch.nn.Module, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         tensors = as_tensors(arrays)

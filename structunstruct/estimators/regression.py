@@ -22,6 +22,7 @@ from ..nn.families import DistributionalPredictor, Family, get_family
 from ._ssdr_deep import (
     DEEP_STRATEGIES,
     freeze_location_structure,
+    initial_structured_weights,
     make_loss,
     random_holdout,
     set_structured_weights,
@@ -30,6 +31,8 @@ from ._ssdr_structured import StructuredParts
 from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors
 
 _TERMS = [str, list, tuple, None]
+#: Rounds of weighted projection and refit after training (see ``_project_and_refit``).
+MAX_REPROJECTIONS = 10
 
 
 class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator):
@@ -285,7 +288,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     def _build_module(self, roles, builder, parts: StructuredParts, seed: int) -> DistributionalPredictor:
         location = self._build_predictor(roles, builder, seed, n_outputs=1, bias=True)
         sizes = [d.n_features for d in parts.designs[1:]]
-        return DistributionalPredictor(location, sizes, parts.family.parameters[1:])
+        return DistributionalPredictor(location, sizes, parts.family.parameters[1:], parts.family)
 
     def _fit_structured(self, parts, y, matrices, offsets=None, init=None) -> DistributionalFit:
         return fit_distributional(
@@ -297,9 +300,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         if self.deep_strategy == "two_stage":
             set_structured_weights(module, start.coef)
             freeze_location_structure(module)
-        else:  # intercepts and further parameters start at the structured fit, loc slopes at 0
-            loc = np.concatenate([start.coef[0][:1], np.zeros(len(start.coef[0]) - 1)])
-            set_structured_weights(module, [loc, *start.coef[1:]])
+        else:
+            set_structured_weights(module, initial_structured_weights(start.coef, module.location.orthogonalization is not None))
         arrays = {**arrays, **{f"structured_{n}": m[:, 1:].astype(np.float32)
                               for n, m in zip(parts.family.parameters[1:], matrices[1:])}}
         tensors = as_tensors(arrays)
@@ -311,12 +313,30 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.best_epoch_ = trainer.best_epoch
         if self.deep_strategy == "post_hoc":
             module.location.orthogonalization = Orthogonalization()
-        self._fit_orthogonal_projection(module.location, arrays)
         self.network_coef_ = np.concatenate(
             [c.detach().double().numpy().ravel() for c in _structured_tensors(module)]
         )
-        deep = self._outputs(module, arrays)["deep"][:, 0]
-        return self._refit(parts, matrices, y, start, deep)
+        return self._project_and_refit(module, parts, arrays, matrices, y, start)
+
+    def _project_and_refit(self, module, parts, arrays, matrices, y, start) -> DistributionalFit:
+        """Store the cell's projection, refit the structured part with the deep part as offset.
+
+        A weighted projection (modelled scale, GLM families) uses the Fisher weights at
+        the structured predictors, which the refit changes; projection and refit are
+        therefore repeated, with the weights of the last refit, until the coefficients
+        settle (at most :data:`MAX_REPROJECTIONS` times), so the final deep part is
+        orthogonal to the design in the weights of the reported fit.
+        """
+        fit = None
+        for _ in range(MAX_REPROJECTIONS if module.family is not None else 1):
+            weight = module.orthogonalization_weight(as_tensors(arrays))
+            self._fit_orthogonal_projection(module.location, arrays, weight)
+            deep = self._outputs(module, arrays)["deep"][:, 0]
+            previous, fit = fit, self._refit(parts, matrices, y, start, deep)
+            if weight is None or (previous is not None and _settled(previous, fit)):
+                break
+            set_structured_weights(module, fit.coef)
+        return fit
 
     def _refit(self, parts, matrices, y, start, deep) -> DistributionalFit:
         if self.deep_strategy != "two_stage":
@@ -440,6 +460,11 @@ def _structured_tensors(module: DistributionalPredictor) -> list[torch.Tensor]:
     if location.structured is not None:
         weights.append(location.structured.weight)
     return weights
+
+
+def _settled(previous: DistributionalFit, current: DistributionalFit, tol: float = 1e-6) -> bool:
+    """Whether two fits' coefficients agree to ``tol`` (absolute, standardized scale)."""
+    return bool(np.max(np.abs(np.concatenate(previous.coef) - np.concatenate(current.coef))) < tol)
 
 
 def _two_stage_fit(stage_one: DistributionalFit, others: DistributionalFit) -> DistributionalFit:
