@@ -71,7 +71,9 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers,
     fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
     validation_fraction, device, precision, random_state, verbose, callbacks
-        As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects).
+        As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects;
+        ``orthogonalize="auto"``, the default, orthogonalizes the deep part when it
+        sees a structured column).
     cuts : int or sequence of float, default=20
         Number of intervals (cut points at quantiles of the event times) or explicit
         cut points; follow-up after the last cut point is censored there.
@@ -132,7 +134,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         augment: bool = True,
         image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
-        orthogonalize: bool = False,
+        orthogonalize: bool | str = "auto",
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",

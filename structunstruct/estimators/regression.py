@@ -55,8 +55,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
       maximum likelihood to convergence (float64 Newton-Raphson); it agrees with
       statsmodels OLS (normal) and GLM (Poisson, gamma with log link);
     - **wide & deep**: the same columns in ``structured`` and ``tabular``. The deep
-      network can then absorb the linear effects; ``orthogonalize=True`` adds the
-      orthogonalization cell, which projects the deep latent features on the
+      network can then absorb the linear effects; the orthogonalization cell (on by
+      default here, ``orthogonalize="auto"``) projects the deep latent features on the
       orthogonal complement of ``[1, X]`` so the structured coefficients keep their
       classical meaning. Alternatives (``deep_strategy``): ``"two_stage"`` (Law et al.
       2019: structured model first, deep part on its fixed predictor) and
@@ -84,8 +84,26 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         embeddings with a pretrained ``text_encoder``).
     image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion
         As in :class:`~structunstruct.DeepSurv`.
-    orthogonalize : bool, default=False
-        Orthogonalization cell in the network (needs structured terms).
+    orthogonalize : bool or "auto", default="auto"
+        The orthogonalization cell: the deep latent features are projected on the
+        orthogonal complement of the structured design ``[1, X]`` inside the network,
+        so the structured coefficients keep the meaning they have in the
+        structured-only model. ``"auto"`` turns it on exactly when a structured column
+        is also an input of the deep tabular network, as with the default ``tabular``
+        (every column but the image and text columns): the network can then represent
+        any linear effect of that column, so without the cell its coefficient is not
+        identified and shrinks towards 0.
+        Image and text parts (and deep columns that are not structured) do not count:
+        the structured columns are not their inputs, so the coefficients stay
+        identified, as effects adjusted for what the image or text carries, like those
+        of any further covariate; the cell would turn them into effects not adjusted
+        for it, a modelling choice left to ``orthogonalize=True``. ``False`` never
+        orthogonalizes. The value used is ``orthogonalize_``.
+        Here the projection is weighted by each row's Fisher information of the
+        location (``1 / sigma^2`` for a normal location with a modelled scale), so
+        the reported location coefficients are the structured-only weighted fit in the
+        model's own weights, whatever the deep part (``"auto"`` resolves to ``False``
+        with ``deep_strategy`` other than ``"joint"``).
     missing_modalities, modality_dropout
         Rows without an image or text, and dropping those encodings in training, as
         in :class:`~structunstruct.DeepSurv`.
@@ -166,7 +184,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         augment: bool = True,
         image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
-        orthogonalize: bool = False,
+        orthogonalize: bool | str = "auto",
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
@@ -263,13 +281,19 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return y
 
     def _check_strategy(self) -> None:
-        if self.deep_strategy != "joint" and self.orthogonalize:
+        if self.deep_strategy != "joint" and self.orthogonalize is True:
             raise ValueError(
                 f"deep_strategy={self.deep_strategy!r} replaces the orthogonalization cell; "
                 "set orthogonalize=False (the cell belongs to deep_strategy='joint')"
             )
         if self.deep_strategy != "joint" and not parse_structured(self.structured):
             raise ValueError(f"deep_strategy={self.deep_strategy!r} needs structured terms")
+
+    def _resolve_orthogonalize(self, roles) -> bool:
+        """``"auto"`` as in the other estimators, but never with a non-joint ``deep_strategy``."""
+        if self.deep_strategy != "joint":
+            return False
+        return super()._resolve_orthogonalize(roles)
 
     def _other_designs(self, family: Family, X: pd.DataFrame) -> list[StructuredDesign]:
         for name in ("scale", "shape"):
