@@ -328,6 +328,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         tensors["event"] = torch.as_tensor(event, dtype=torch.float32)
         valid = stratified_holdout(event, self.validation_fraction, rng)
         ties = self.ties
+        if module.orthogonalization is not None:  # the slopes start where the cell lets them end
+            _set_structured_weights(module, fit_cox(design, time, event, ties=ties).coef)
 
         def loss_fn(outputs: dict, batch: dict) -> torch.Tensor:
             return cox_ph_loss(outputs["eta"], batch["time"], batch["event"], ties)  # (n, 1)
