@@ -168,6 +168,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     summary_ : pandas.DataFrame
         Structured effects: coef, exp(coef), se, lower/upper 95%, z, p.
     coef_ : ndarray of shape (n_structured_features,)
+    orthogonalize_ : bool
+        Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     baseline_cumulative_hazard_ : pandas.Series
         Breslow estimate at the unique training event times.
     history_ : list of dict
@@ -304,6 +306,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
             summary["exp(coef)"] = np.exp(summary["coef"])
         self.summary_ = summary
         self.coef_ = summary["coef"].to_numpy()
+        self.orthogonalize_ = bool(tabular is not None and tabular.orthogonalize_)  # the tabular member's
         self.module_ = None
         self.roles_ = roles
         self.history_ = []

@@ -93,6 +93,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         Linear structured effects (log hazard ratios): coef, exp(coef), se, 95% CI, z, p.
     coef_ : ndarray
         Linear structured coefficients on the original scale.
+    orthogonalize_ : bool
+        Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     cuts_ : ndarray of shape (K + 1,)
     baseline_hazard_ : pandas.Series
         Hazard per interval (IntervalIndex) at the mean of the structured covariates

@@ -138,6 +138,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     log_likelihood_ : float
         Training log-likelihood.
     history_ : list of dict
+    orthogonalize_ : bool
+        Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     network_coef_ : ndarray
         Location intercept and slopes as trained by the network, on the standardized
         design, before the final refit (deep models only).
@@ -325,7 +327,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
             set_structured_weights(module, start.coef)
             freeze_location_structure(module)
         else:
-            set_structured_weights(module, initial_structured_weights(start.coef, module.location.orthogonalization is not None))
+            cell = module.location.orthogonalization is not None
+            set_structured_weights(module, initial_structured_weights(start.coef, cell))
         arrays = {**arrays, **{f"structured_{n}": m[:, 1:].astype(np.float32)
                               for n, m in zip(parts.family.parameters[1:], matrices[1:])}}
         tensors = as_tensors(arrays)

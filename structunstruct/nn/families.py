@@ -478,7 +478,7 @@ class DistributionalPredictor(nn.Module):
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Predictors ``"eta"`` (n, out_dim); location parts ``"structured"``, ``"deep"`` (n, 1)."""
-        weight = self.orthogonalization_weight(batch) if self.training else None
+        weight = self.orthogonalization_weight(batch)  # unused by a cell with a stored projection
         if weight is not None:
             batch = {**batch, "orthogonalization_weight": weight}
         outputs = self.location(batch)
