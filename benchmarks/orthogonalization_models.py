@@ -259,6 +259,13 @@ def write_report(results: pd.DataFrame, header: str, path: Path | None) -> str:
         f"Replications per cell: {reps}; training: {TRAINING}; total fit time "
         f"{results['seconds'].sum():.0f} s. Data and references: "
         "`benchmarks/orthogonalization_models.py` (its docstring).", "",
+        "How to read: `cell` is the wide & deep model with the orthogonalization cell, `none` the "
+        "same without it (the deep part takes the linear effects). In collapsible models the cell "
+        "should stay at the classical slopes; in the logistic and proportional-hazards models "
+        "(bernoulli, deeppamm, deepsurv) the classical slopes are attenuated by the omitted "
+        "nonlinear part and the cell should reach the oracle instead. The probe is float32 "
+        "round-off (about 1e-6) when the cell acts on every training batch and about 1 when it is "
+        "skipped in training.", "",
         "## Largest |slope - structured-only classical slope| (x1, x2), mean over replications", "",
         markdown(table("max_abs_diff").drop(columns="classical"), ".3f"), "",
         "## Largest |slope - oracle slope| (classical fit with the true orthogonalized nonlinear part as offset)",
