@@ -207,8 +207,6 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     command = ("python -m benchmarks.orthogonalization " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    if args.fresh:
-        (RESULTS_DIR / "orthogonalization.csv").unlink(missing_ok=True)
     if args.models:
         from benchmarks import orthogonalization_models as models
 
@@ -225,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
             (RESULTS_DIR / "orthogonalization_image.md").write_text(text + "\n")
         print(text)
         return
+    if args.fresh:
+        (RESULTS_DIR / "orthogonalization.csv").unlink(missing_ok=True)
     reps = 2 if args.quick else args.reps
     sizes = tuple(args.sizes)
     if args.quick:
