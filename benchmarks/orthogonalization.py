@@ -22,6 +22,10 @@ the coefficients as trained by the network, before refit and post-hoc correction
 the test R². Run ``python -m benchmarks.orthogonalization [--quick]``; without
 ``--quick`` results go to ``benchmarks/results/orthogonalization.{md,csv}``.
 
+``--models`` runs the extension to modelled scales, every family, DeepPAMM and wide
+& deep Cox (:mod:`benchmarks.orthogonalization_models`) and writes
+``orthogonalization_models.{md,csv}``; ``--sizes`` and ``--reps`` set its design.
+
 ``--image`` runs the image + tabular example instead (MNIST digits with known effects,
 :func:`structunstruct.datasets.make_regression_images`) and writes
 ``orthogonalization_image.md``.
@@ -146,11 +150,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=list(STRATEGIES), level=1)
 
 
-def write_report(results: pd.DataFrame, command: str, path: Path) -> str:
+def write_report(results: pd.DataFrame, command: str, path: Path, note: str = "") -> str:
     table = summarize(results)
     lines = [
         "# Orthogonalization: structured coefficients vs. the OLS oracle", "",
-        environment(command), "",
+        environment(command) + (f"\n- note: {note}" if note else ""), "",
         f"Replications per cell: {results.groupby(['n', 'p', 'strategy']).size().max()}; "
         f"training: {TRAINING}; batch 32 (n=100) or 128; total fit time "
         f"{results['seconds'].sum():.0f} s.", "",
@@ -192,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="discard rows of an earlier run")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--image", action="store_true", help="run the image + tabular example")
+    parser.add_argument("--models", action="store_true", help="modelled scales, every family, DeepPAMM, Cox")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--note", default="", help="a line added to the report (e.g. the machine's load)")
     parser.add_argument("--image-n", type=int, default=1000)
     parser.add_argument("--image-epochs", type=int, default=15)
     args = parser.parse_args(argv)
@@ -200,20 +207,31 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     command = ("python -m benchmarks.orthogonalization " + shlex.join(argv if argv is not None else sys.argv[1:])).strip()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    if args.fresh:
-        (RESULTS_DIR / "orthogonalization.csv").unlink(missing_ok=True)
+    if args.models:
+        from benchmarks import orthogonalization_models as models
+
+        csv = RESULTS_DIR / "orthogonalization_models.csv"
+        if args.fresh:
+            csv.unlink(missing_ok=True)
+        results = models.run(args.sizes, 1 if args.quick else args.reps, None if args.quick else csv)
+        header = environment(command) + (f"\n- note: {args.note}" if args.note else "")
+        print(models.write_report(results, header, None if args.quick else RESULTS_DIR / "orthogonalization_models.md"))
+        return
     if args.image:
         text = "\n".join(["# Image + tabular example", "", environment(command), "", image_example(args.image_n, args.image_epochs)])
         if not args.quick:
             (RESULTS_DIR / "orthogonalization_image.md").write_text(text + "\n")
         print(text)
         return
+    if args.fresh:
+        (RESULTS_DIR / "orthogonalization.csv").unlink(missing_ok=True)
     reps = 2 if args.quick else args.reps
+    sizes = tuple(args.sizes)
     if args.quick:
-        print(summarize(run((100, 1000), (1, 3, 10), reps)).to_string())
+        print(summarize(run(sizes, (1, 3, 10), reps)).to_string())
         return
-    results = run((100, 1000), (1, 3, 10), reps, RESULTS_DIR / "orthogonalization.csv")
-    print(write_report(results, command, RESULTS_DIR / "orthogonalization.md"))
+    results = run(sizes, (1, 3, 10), reps, RESULTS_DIR / "orthogonalization.csv")
+    print(write_report(results, command, RESULTS_DIR / "orthogonalization.md", args.note))
 
 
 if __name__ == "__main__":

@@ -80,3 +80,17 @@ def test_distributional_predictor_layout():
     eta = module(batch)["eta"]
     assert module.out_dim == 3 and eta.shape == (4, 3)
     torch.testing.assert_close(eta[0], torch.tensor([3.25, 1.5, 2.0]))
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_location_information_is_the_variance_of_the_score(name):
+    """Fisher information of the location predictor against its definition, the mean
+    squared score ``E[(d log p / d eta_loc)^2]`` by autograd over scipy draws."""
+    family = get_family(name)
+    eta = torch.tensor([[0.4, 1.5, 1.2][: family.n_parameters]], dtype=torch.float64)
+    params = {k: v.numpy()[0] for k, v in family.transform(eta).items()}
+    y = torch.as_tensor(family.scipy_distribution(params).rvs(size=100_000, random_state=0), dtype=torch.float64)
+    rows = eta.expand(len(y), -1).clone().requires_grad_(True)
+    (score,) = torch.autograd.grad(family.log_prob(rows, y).sum(), rows)
+    monte_carlo = (score[:, 0] ** 2).mean().item()
+    assert family.location_information(eta).item() == pytest.approx(monte_carlo, rel=0.03)

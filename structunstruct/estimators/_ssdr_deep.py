@@ -27,6 +27,23 @@ def set_structured_weights(module: DistributionalPredictor, coef: Sequence[np.nd
                 module.linears[name].weight.copy_(weights)
 
 
+def initial_structured_weights(coef: Sequence[np.ndarray], orthogonalized: bool) -> list[np.ndarray]:
+    """Starting weights of joint training from the structured-only fit ``coef``.
+
+    With the orthogonalization cell the deep part cannot take the linear effects of
+    the structured columns, so every structured weight starts at the structured-only
+    maximum-likelihood fit: the slopes then start where the cell lets them end, and
+    no parameter has to absorb their misfit while they move (with a modelled scale, a
+    scale inflated early by slopes far from their optimum down-weights exactly the
+    rows the deep part has to learn from). Without the cell the location slopes start
+    at 0 and share the linear effects with the deep part freely.
+    """
+    if orthogonalized:
+        return [np.asarray(c, dtype=np.float64) for c in coef]
+    loc = np.concatenate([coef[0][:1], np.zeros(len(coef[0]) - 1)])
+    return [loc, *coef[1:]]
+
+
 def freeze_location_structure(module: DistributionalPredictor) -> None:
     """Keep the location's intercept and structured weights fixed (two-stage fitting)."""
     module.location.bias.requires_grad_(False)
@@ -78,6 +95,7 @@ def random_holdout(n: int, fraction: float, rng: np.random.Generator) -> np.ndar
 __all__ = [
     "DEEP_STRATEGIES",
     "freeze_location_structure",
+    "initial_structured_weights",
     "make_loss",
     "random_holdout",
     "set_structured_weights",

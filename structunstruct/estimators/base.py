@@ -51,7 +51,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "augment": ["boolean"],
     "image_cache": [str, os.PathLike, None],
     "fusion": [StrOptions(set(FUSIONS))],
-    "orthogonalize": ["boolean"],
+    "orthogonalize": ["boolean", StrOptions({"auto"})],
     "hidden_layers": [list, tuple],
     "fusion_layers": [list, tuple],
     "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -70,6 +70,17 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "modality_dropout": [Interval(Real, 0, 1, closed="left")],
     "fusion_layer": [StrOptions(set(FUSION_LAYERS))],
 }
+
+
+def deep_part_sees_structured(roles: ColumnRoles) -> bool:
+    """Whether a structured column is an input of the deep tabular network.
+
+    The rule of ``orthogonalize="auto"`` (the parameter is documented in
+    :class:`~structunstruct.DeepSurv`): only then is a structured coefficient
+    unidentified without the orthogonalization cell. Image and text parts do not
+    count (their coefficients stay identified, as effects adjusted for the image).
+    """
+    return bool(set(roles.structured_columns) & set(roles.tabular))
 
 
 def check_unique_columns(X: pd.DataFrame) -> None:
@@ -148,8 +159,9 @@ class SemiStructuredMixin:
         roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text)
         check_unique_columns(X)
         check_no_leakage(X, [*roles.structured_columns, *roles.tabular], targets or {})
-        if self.orthogonalize and roles.has_deep_part and not roles.structured:
+        if self.orthogonalize is True and roles.has_deep_part and not roles.structured:
             raise ValueError("orthogonalize=True needs structured terms to orthogonalize against")
+        self.orthogonalize_ = self._resolve_orthogonalize(roles)
         builder = InputBuilder(
             roles, image_size=self.image_size, fusion=self.fusion,
             image_encoder=self.image_encoder, pretrained=self.pretrained,
@@ -158,6 +170,13 @@ class SemiStructuredMixin:
         )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays
+
+    def _resolve_orthogonalize(self, roles: ColumnRoles) -> bool:
+        """The one place where ``orthogonalize`` is resolved (``"auto"``: see
+        :func:`deep_part_sees_structured`)."""
+        if self.orthogonalize == "auto":
+            return deep_part_sees_structured(roles)
+        return bool(self.orthogonalize)
 
     # -- network -----------------------------------------------------------------------
     def _build_predictor(
@@ -199,7 +218,7 @@ class SemiStructuredMixin:
             encoders,
             fusion_layers=fusion_layers,
             dropout=self.dropout,
-            orthogonalize=self.orthogonalize,
+            orthogonalize=self.orthogonalize_,
             n_outputs=n_outputs,
             bias=bias,
             optional_modalities=optional,
@@ -244,14 +263,17 @@ class SemiStructuredMixin:
         module.to("cpu")
         return trainer
 
-    def _fit_orthogonal_projection(self, module: torch.nn.Module, arrays: dict) -> None:
+    def _fit_orthogonal_projection(
+        self, module: torch.nn.Module, arrays: dict, weight: torch.Tensor | None = None
+    ) -> None:
+        """Store the cell's projection on the whole training set (``weight``: (n,) row weights)."""
         if module.orthogonalization is None:
             return
         tensors = as_tensors(arrays)
         module.eval()
         with torch.no_grad():
             latent = torch.cat([module.latent(b) for b in iterate_chunks(tensors, 1024)])
-        module.orthogonalization.fit_projection(latent, tensors["structured"])
+        module.orthogonalization.fit_projection(latent, tensors["structured"], weight)
 
     def _outputs(self, module: torch.nn.Module, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         tensors = as_tensors(arrays)
@@ -310,6 +332,7 @@ def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Genera
 
 __all__ = [
     "COMMON_CONSTRAINTS",
+    "deep_part_sees_structured",
     "SemiStructuredMixin",
     "as_tensors",
     "iterate_chunks",

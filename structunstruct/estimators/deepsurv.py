@@ -46,9 +46,10 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
       information (agrees with lifelines ``CoxPHFitter`` / statsmodels ``PHReg``);
     - a deep tabular part: DeepSurv (Katzman et al. 2018);
     - an image encoder: DeepConvSurv (Zhu et al. 2016);
-    - structured terms and a deep part: wide & deep Cox (Pölsterl et al. 2020); with
-      ``orthogonalize=True`` the deep latent features are orthogonalized against the
-      structured design so ``summary_`` stays interpretable (Rügamer et al.).
+    - structured terms and a deep part: wide & deep Cox (Pölsterl et al. 2020); when
+      the deep part sees a structured column (the default ``tabular``) the deep latent
+      features are orthogonalized against the structured design so ``summary_`` stays
+      interpretable (Rügamer et al.; ``orthogonalize="auto"``).
 
     Deep parts are trained on the partial likelihood of mini-batches; an exponential
     moving average of the weights (:class:`~structunstruct.training.WeightAveraging`,
@@ -112,8 +113,22 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         (:class:`~structunstruct.LateFusion` with ``combine="mean"``, available as
         ``late_``; use LateFusion directly for stacking weights). With late fusion
         ``summary_`` holds the tabular member's effects scaled by its weight.
-    orthogonalize : bool, default=False
-        Orthogonalize the deep part against the structured design.
+    orthogonalize : bool or "auto", default="auto"
+        The orthogonalization cell: the deep latent features are projected on the
+        orthogonal complement of the structured design ``[1, X]`` inside the network,
+        so the structured coefficients keep the meaning they have in the
+        structured-only model. ``"auto"`` turns it on exactly when a structured column
+        is also an input of the deep tabular network, as with the default ``tabular``
+        (every column but the image and text columns): the network can then represent
+        any linear effect of that column, so without the cell its coefficient is not
+        identified and shrinks towards 0 (lifelines' rossi data, all columns in both
+        parts: ``fin`` -0.08 without the cell, -0.36 with it, -0.38 classical).
+        Image and text parts (and deep columns that are not structured) do not count:
+        the structured columns are not their inputs, so the coefficients stay
+        identified, as effects adjusted for what the image or text carries, like those
+        of any further covariate; the cell would turn them into effects not adjusted
+        for it, a modelling choice left to ``orthogonalize=True``. ``False`` never
+        orthogonalizes. The value used is ``orthogonalize_``.
     missing_modalities : {"error", "allow"}, default="error"
         Rows whose image or text is missing (``None``/``NaN``): ``"error"`` raises,
         naming the column and the rows; ``"allow"`` keeps them and replaces their
@@ -175,6 +190,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     summary_ : pandas.DataFrame
         Structured effects: coef, exp(coef), se, lower/upper 95%, z, p.
     coef_ : ndarray of shape (n_structured_features,)
+    orthogonalize_ : bool
+        Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     baseline_cumulative_hazard_ : pandas.Series
         Breslow estimate at the unique training event times.
     history_ : list of dict
@@ -205,7 +222,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         augment: bool = True,
         image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
-        orthogonalize: bool = False,
+        orthogonalize: bool | str = "auto",
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
@@ -320,6 +337,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
             summary["exp(coef)"] = np.exp(summary["coef"])
         self.summary_ = summary
         self.coef_ = summary["coef"].to_numpy()
+        self.orthogonalize_ = bool(tabular is not None and tabular.orthogonalize_)  # the tabular member's
         self.module_ = None
         self.roles_ = roles
         self.history_ = []
@@ -342,6 +360,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         tensors["event"] = torch.as_tensor(event, dtype=torch.float32)
         valid = stratified_holdout(event, self.validation_fraction, rng)
         ties = self.ties
+        if module.orthogonalization is not None:  # the slopes start where the cell lets them end
+            _set_structured_weights(module, fit_cox(design, time, event, ties=ties).coef)
 
         def loss_fn(outputs: dict, batch: dict) -> torch.Tensor:
             return cox_ph_loss(outputs["eta"], batch["time"], batch["event"], ties)  # (n, 1)

@@ -74,7 +74,9 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers,
     fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
     validation_fraction, device, precision, random_state, verbose, callbacks
-        As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects).
+        As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects;
+        ``orthogonalize="auto"``, the default, orthogonalizes the deep part when it
+        sees a structured column).
     cuts : int or sequence of float, default=20
         Number of intervals (cut points at quantiles of the event times) or explicit
         cut points, strictly increasing (0 is prepended when missing); follow-up after
@@ -105,6 +107,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         Linear structured effects (log hazard ratios): coef, exp(coef), se, 95% CI, z, p.
     coef_ : ndarray
         Linear structured coefficients on the original scale.
+    orthogonalize_ : bool
+        Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     cuts_ : ndarray of shape (K + 1,)
     baseline_hazard_ : pandas.Series
         Hazard per interval (IntervalIndex) at the mean of the structured covariates
@@ -148,7 +152,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         augment: bool = True,
         image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
-        orthogonalize: bool = False,
+        orthogonalize: bool | str = "auto",
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",

@@ -24,6 +24,7 @@ from ._frames import fit_frame, predict_frame
 from ._ssdr_deep import (
     DEEP_STRATEGIES,
     freeze_location_structure,
+    initial_structured_weights,
     make_loss,
     random_holdout,
     set_structured_weights,
@@ -32,6 +33,8 @@ from ._ssdr_structured import StructuredParts
 from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors
 
 _TERMS = [str, list, tuple, None]
+#: Rounds of weighted projection and refit after training (see ``_project_and_refit``).
+MAX_REPROJECTIONS = 10
 
 
 class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator):
@@ -54,8 +57,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
       maximum likelihood to convergence (float64 Newton-Raphson); it agrees with
       statsmodels OLS (normal) and GLM (Poisson, gamma with log link);
     - **wide & deep**: the same columns in ``structured`` and ``tabular``. The deep
-      network can then absorb the linear effects; ``orthogonalize=True`` adds the
-      orthogonalization cell, which projects the deep latent features on the
+      network can then absorb the linear effects; the orthogonalization cell (on by
+      default here, ``orthogonalize="auto"``) projects the deep latent features on the
       orthogonal complement of ``[1, X]`` so the structured coefficients keep their
       classical meaning. Alternatives (``deep_strategy``): ``"two_stage"`` (Law et al.
       2019: structured model first, deep part on its fixed predictor) and
@@ -83,8 +86,26 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         embeddings with a pretrained ``text_encoder``).
     image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion
         As in :class:`~structunstruct.DeepSurv`.
-    orthogonalize : bool, default=False
-        Orthogonalization cell in the network (needs structured terms).
+    orthogonalize : bool or "auto", default="auto"
+        The orthogonalization cell: the deep latent features are projected on the
+        orthogonal complement of the structured design ``[1, X]`` inside the network,
+        so the structured coefficients keep the meaning they have in the
+        structured-only model. ``"auto"`` turns it on exactly when a structured column
+        is also an input of the deep tabular network, as with the default ``tabular``
+        (every column but the image and text columns): the network can then represent
+        any linear effect of that column, so without the cell its coefficient is not
+        identified and shrinks towards 0.
+        Image and text parts (and deep columns that are not structured) do not count:
+        the structured columns are not their inputs, so the coefficients stay
+        identified, as effects adjusted for what the image or text carries, like those
+        of any further covariate; the cell would turn them into effects not adjusted
+        for it, a modelling choice left to ``orthogonalize=True``. ``False`` never
+        orthogonalizes. The value used is ``orthogonalize_``.
+        Here the projection is weighted by each row's Fisher information of the
+        location (``1 / sigma^2`` for a normal location with a modelled scale), so
+        the reported location coefficients are the structured-only weighted fit in the
+        model's own weights, whatever the deep part (``"auto"`` resolves to ``False``
+        with ``deep_strategy`` other than ``"joint"``).
     missing_modalities, modality_dropout
         Rows without an image or text, and dropping those encodings in training, as
         in :class:`~structunstruct.DeepSurv`.
@@ -128,6 +149,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     log_likelihood_ : float
         Training log-likelihood.
     history_ : list of dict
+    orthogonalize_ : bool
+        Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     network_coef_ : ndarray
         Location intercept and slopes as trained by the network, on the standardized
         design, before the final refit (deep models only).
@@ -175,7 +198,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         augment: bool = True,
         image_cache: str | os.PathLike | None = None,
         fusion: str = "joint",
-        orthogonalize: bool = False,
+        orthogonalize: bool | str = "auto",
         missing_modalities: str = "error",
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
@@ -284,13 +307,19 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return y
 
     def _check_strategy(self) -> None:
-        if self.deep_strategy != "joint" and self.orthogonalize:
+        if self.deep_strategy != "joint" and self.orthogonalize is True:
             raise ValueError(
                 f"deep_strategy={self.deep_strategy!r} replaces the orthogonalization cell; "
                 "set orthogonalize=False (the cell belongs to deep_strategy='joint')"
             )
         if self.deep_strategy != "joint" and not parse_structured(self.structured):
             raise ValueError(f"deep_strategy={self.deep_strategy!r} needs structured terms")
+
+    def _resolve_orthogonalize(self, roles) -> bool:
+        """``"auto"`` as in the other estimators, but never with a non-joint ``deep_strategy``."""
+        if self.deep_strategy != "joint":
+            return False
+        return super()._resolve_orthogonalize(roles)
 
     def _other_designs(self, family: Family, X: pd.DataFrame) -> list[StructuredDesign]:
         for name in ("scale", "shape"):
@@ -309,7 +338,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     def _build_module(self, roles, builder, parts: StructuredParts, seed: int) -> DistributionalPredictor:
         location = self._build_predictor(roles, builder, seed, n_outputs=1, bias=True)
         sizes = [d.n_features for d in parts.designs[1:]]
-        return DistributionalPredictor(location, sizes, parts.family.parameters[1:])
+        return DistributionalPredictor(location, sizes, parts.family.parameters[1:], parts.family)
 
     def _fit_structured(self, parts, y, matrices, offsets=None, init=None) -> DistributionalFit:
         return fit_distributional(
@@ -322,9 +351,9 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         if self.deep_strategy == "two_stage":
             set_structured_weights(module, start.coef)
             freeze_location_structure(module)
-        else:  # intercepts and further parameters start at the structured fit, loc slopes at 0
-            loc = np.concatenate([start.coef[0][:1], np.zeros(len(start.coef[0]) - 1)])
-            set_structured_weights(module, [loc, *start.coef[1:]])
+        else:
+            cell = module.location.orthogonalization is not None
+            set_structured_weights(module, initial_structured_weights(start.coef, cell))
         arrays = {**arrays, **{f"structured_{n}": m[:, 1:].astype(np.float32)
                               for n, m in zip(parts.family.parameters[1:], matrices[1:])}}
         tensors = as_tensors(arrays)
@@ -336,12 +365,30 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.best_epoch_ = trainer.best_epoch
         if self.deep_strategy == "post_hoc":
             module.location.orthogonalization = Orthogonalization()
-        self._fit_orthogonal_projection(module.location, arrays)
         self.network_coef_ = np.concatenate(
             [c.detach().double().numpy().ravel() for c in _structured_tensors(module)]
         )
-        deep = self._outputs(module, arrays)["deep"][:, 0]
-        return self._refit(parts, matrices, y, start, deep)
+        return self._project_and_refit(module, parts, arrays, matrices, y, start)
+
+    def _project_and_refit(self, module, parts, arrays, matrices, y, start) -> DistributionalFit:
+        """Store the cell's projection, refit the structured part with the deep part as offset.
+
+        A weighted projection (modelled scale, GLM families) uses the Fisher weights at
+        the structured predictors, which the refit changes; projection and refit are
+        therefore repeated, with the weights of the last refit, until the coefficients
+        settle (at most :data:`MAX_REPROJECTIONS` times), so the final deep part is
+        orthogonal to the design in the weights of the reported fit.
+        """
+        fit = None
+        for _ in range(MAX_REPROJECTIONS if module.family is not None else 1):
+            weight = module.orthogonalization_weight(as_tensors(arrays))
+            self._fit_orthogonal_projection(module.location, arrays, weight)
+            deep = self._outputs(module, arrays)["deep"][:, 0]
+            previous, fit = fit, self._refit(parts, matrices, y, start, deep)
+            if weight is None or (previous is not None and _settled(previous, fit)):
+                break
+            set_structured_weights(module, fit.coef)
+        return fit
 
     def _refit(self, parts, matrices, y, start, deep) -> DistributionalFit:
         if self.deep_strategy != "two_stage":
@@ -468,6 +515,11 @@ def _structured_tensors(module: DistributionalPredictor) -> list[torch.Tensor]:
     if location.structured is not None:
         weights.append(location.structured.weight)
     return weights
+
+
+def _settled(previous: DistributionalFit, current: DistributionalFit, tol: float = 1e-6) -> bool:
+    """Whether two fits' coefficients agree to ``tol`` (absolute, standardized scale)."""
+    return bool(np.max(np.abs(np.concatenate(previous.coef) - np.concatenate(current.coef))) < tol)
 
 
 def _two_stage_fit(stage_one: DistributionalFit, others: DistributionalFit) -> DistributionalFit:

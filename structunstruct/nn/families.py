@@ -82,6 +82,15 @@ class Family:
         """The torch distribution with parameters ``params``."""
         raise NotImplementedError
 
+    def location_information(self, eta: Tensor) -> Tensor:
+        """Expected Fisher information of the location predictor, per row.
+
+        ``E[(d log p(y) / d eta_loc)^2]`` given ``eta`` (n, k), shape (n,): the weight
+        of a row in Fisher scoring for the location coefficients, and the weights of
+        the orthogonalization cell (:mod:`structunstruct.nn.orthogonalization`).
+        """
+        raise NotImplementedError
+
     def mean(self, params: Mapping[str, Tensor]) -> Tensor:
         """Mean of y given the parameters."""
         return params["loc"]
@@ -111,6 +120,9 @@ class Family:
 class _LocationScale(Family):
     parameters = ("loc", "scale")
     links = ("identity", "log")
+
+    def location_information(self, eta):
+        return torch.exp(-2 * eta[:, 1])  # 1 / scale^2 (normal, log-normal, Laplace)
 
     def initial_eta(self, y: np.ndarray) -> np.ndarray:
         return np.array([y.mean(), math.log(max(y.std(), 1e-6))])
@@ -164,6 +176,10 @@ class StudentTFamily(_LocationScale):
         df = params["shape"]
         return torch.where(df > 2, params["scale"] ** 2 * df / (df - 2), torch.inf)
 
+    def location_information(self, eta):
+        df = torch.exp(torch.clamp(eta[:, 2], max=80.0))
+        return (df + 1) / (df + 3) * torch.exp(-2 * eta[:, 1])
+
     def scipy_distribution(self, params):
         return stats.t(params["shape"], params["loc"], params["scale"])
 
@@ -212,6 +228,9 @@ class PoissonFamily(Family):
     def variance(self, params):
         return params["loc"]
 
+    def location_information(self, eta):
+        return torch.exp(torch.clamp(eta[:, 0], max=80.0))  # mu
+
     def scipy_distribution(self, params):
         return stats.poisson(params["loc"])
 
@@ -238,6 +257,10 @@ class NegativeBinomialFamily(Family):
 
     def variance(self, params):
         return params["loc"] + params["scale"] * params["loc"] ** 2
+
+    def location_information(self, eta):
+        params = self.transform(eta)
+        return params["loc"] / (1 + params["scale"] * params["loc"])  # mu / (1 + alpha mu)
 
     def scipy_distribution(self, params):
         size = 1 / params["scale"]
@@ -266,6 +289,9 @@ class GammaFamily(Family):
     def variance(self, params):
         return params["scale"] * params["loc"] ** 2
 
+    def location_information(self, eta):
+        return torch.exp(-eta[:, 1])  # 1 / phi
+
     def scipy_distribution(self, params):
         return stats.gamma(1 / params["scale"], scale=params["loc"] * params["scale"])
 
@@ -291,6 +317,10 @@ class BernoulliFamily(Family):
 
     def variance(self, params):
         return params["loc"] * (1 - params["loc"])
+
+    def location_information(self, eta):
+        p = torch.sigmoid(eta[:, 0])
+        return p * (1 - p)
 
     def scipy_distribution(self, params):
         return stats.bernoulli(params["loc"])
@@ -319,6 +349,12 @@ class BetaFamily(Family):
     def variance(self, params):
         mu = params["loc"]
         return mu * (1 - mu) / (1 + params["scale"])
+
+    def location_information(self, eta):
+        params = self.transform(eta)
+        mu, phi = params["loc"], params["scale"]
+        trigamma = torch.polygamma(1, mu * phi) + torch.polygamma(1, (1 - mu) * phi)
+        return (phi * mu * (1 - mu)) ** 2 * trigamma
 
     def scipy_distribution(self, params):
         mu, phi = params["loc"], params["scale"]
@@ -383,6 +419,11 @@ class DistributionalPredictor(nn.Module):
         Structured columns of each further parameter (0 for a constant).
     names : sequence of str
         Names of the further parameters (``"scale"``, ``"shape"``).
+    family : Family, optional
+        When given and the location has an orthogonalization cell, the cell projects
+        with the rows' location Fisher information (:meth:`Family.location_information`)
+        as weights, evaluated at the structured predictors of every parameter (without
+        gradient): with a modelled scale a row counts as it does in the likelihood.
 
     Attributes
     ----------
@@ -390,9 +431,12 @@ class DistributionalPredictor(nn.Module):
         Number of distribution parameters.
     """
 
-    def __init__(self, location: nn.Module, n_structured: Sequence[int], names: Sequence[str]) -> None:
+    def __init__(
+        self, location: nn.Module, n_structured: Sequence[int], names: Sequence[str], family: Family | None = None
+    ) -> None:
         super().__init__()
         self.location = location
+        self.family = family
         self.names = tuple(names)
         self.intercepts = nn.Parameter(torch.zeros(len(self.names)))
         self.linears = nn.ModuleDict(
@@ -402,18 +446,46 @@ class DistributionalPredictor(nn.Module):
             nn.init.zeros_(linear.weight)
         self.out_dim = 1 + len(self.names)
 
+    def _further(self, batch: Mapping[str, Tensor], n: int) -> list[Tensor]:
+        """Predictors of the further parameters, each of shape (n, 1)."""
+        columns = []
+        for j, name in enumerate(self.names):
+            eta = self.intercepts[j].expand(n)[:, None]
+            if name in self.linears:
+                eta = eta + self.linears[name](batch["structured_" + name].float())
+            columns.append(eta)
+        return columns
+
+    def orthogonalization_weight(self, batch: Mapping[str, Tensor]) -> Tensor | None:
+        """Row weights of the location's orthogonalization cell, shape (n,), or ``None``.
+
+        The location Fisher information at the structured predictors (intercepts,
+        structured terms and offset; the deep part left out, so the weights do not
+        depend on what they orthogonalize). ``None`` without a family or a cell.
+        """
+        location = self.location
+        if self.family is None or getattr(location, "orthogonalization", None) is None:
+            return None
+        with torch.no_grad():
+            structured = batch["structured"].float()
+            loc = location.structured(structured) if location.structured is not None else 0.0
+            loc = loc + (location.bias if location.bias is not None else 0.0)
+            loc = torch.zeros(structured.shape[0], 1, device=structured.device) + loc
+            if "offset" in batch:
+                loc = loc + batch["offset"].float()[:, None]
+            eta = torch.cat([loc, *self._further(batch, loc.shape[0])], dim=1)
+            return self.family.location_information(eta.double()).float()
+
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Predictors ``"eta"`` (n, out_dim); location parts ``"structured"``, ``"deep"`` (n, 1)."""
+        weight = self.orthogonalization_weight(batch)  # unused by a cell with a stored projection
+        if weight is not None:
+            batch = {**batch, "orthogonalization_weight": weight}
         outputs = self.location(batch)
         loc = outputs["eta"].float()
         if "offset" in batch:
             loc = loc + batch["offset"].float()[:, None]
-        columns = [loc]
-        for j, name in enumerate(self.names):
-            eta = self.intercepts[j].expand(loc.shape[0])[:, None]
-            if name in self.linears:
-                eta = eta + self.linears[name](batch["structured_" + name].float())
-            columns.append(eta)
+        columns = [loc, *self._further(batch, loc.shape[0])]
         return {"eta": torch.cat(columns, dim=1), "structured": outputs["structured"], "deep": outputs["deep"]}
 
 

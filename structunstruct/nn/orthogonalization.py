@@ -6,6 +6,15 @@ the column space of the structured design ``[1, X]``:
 structured columns is left to the structured coefficients, which therefore stay
 identifiable (Rügamer, Kolb & Klein 2023, Sec. 3.3).
 
+With row weights ``w`` (the Fisher information of the predictor, e.g. ``1 / sigma^2``
+for a normal location with a modelled scale) the projection is the weighted one,
+``U - X1 (X1' W X1)^{-1} X1' W U``: the residuals are orthogonal to ``[1, X]`` in the
+inner product the likelihood uses. Then the deep part ``h`` satisfies
+``X1' W h = 0``, so the weighted least-squares (Fisher scoring) estimate of the
+structured coefficients with ``h`` as an offset is the one without ``h``: the
+structured effects do not depend on the deep part, whatever the weights (with equal
+weights this is the unweighted cell of the paper).
+
 During training the projection is computed per batch, as in the paper. For
 prediction the projection estimated on the whole training set is stored
 (:meth:`Orthogonalization.fit_projection`), so the prediction for one row does not
@@ -23,20 +32,34 @@ def with_intercept(design: Tensor) -> Tensor:
     return torch.cat([torch.ones_like(design[:, :1]), design], dim=1)
 
 
-def orthogonal_complement(latent: Tensor, design: Tensor) -> Tensor:
-    """Residuals of ``latent`` after least-squares projection on ``[1, design]``.
+def _root_weight(weight: Tensor, like: Tensor) -> Tensor:
+    """``sqrt(w)`` as a column of the dtype of ``like``; weights floored at a tiny positive value."""
+    return torch.sqrt(torch.clamp(weight.detach().to(like.dtype), min=1e-12))[:, None]
+
+
+def orthogonal_complement(latent: Tensor, design: Tensor, weight: Tensor | None = None) -> Tensor:
+    """Residuals of ``latent`` after (weighted) least-squares projection on ``[1, design]``.
 
     Parameters
     ----------
     latent : Tensor of shape (n, q)
     design : Tensor of shape (n, p)
+    weight : Tensor of shape (n,), optional
+        Positive row weights ``w`` (no gradient flows through them); equal weights
+        when ``None``.
 
     Returns
     -------
-    Tensor of shape (n, q), orthogonal to every column of ``[1, design]``.
+    Tensor of shape (n, q) with ``[1, design]' diag(w) result = 0``.
     """
-    basis, _ = torch.linalg.qr(with_intercept(design).to(latent.dtype))
-    return latent - basis @ (basis.transpose(0, 1) @ latent)
+    x1 = with_intercept(design).to(latent.dtype)
+    if weight is None:
+        basis, _ = torch.linalg.qr(x1)
+        return latent - basis @ (basis.transpose(0, 1) @ latent)
+    root = _root_weight(weight, latent)
+    basis, _ = torch.linalg.qr(root * x1)
+    scaled = root * latent
+    return (scaled - basis @ (basis.transpose(0, 1) @ scaled)) / root
 
 
 class Orthogonalization(nn.Module):
@@ -51,23 +74,34 @@ class Orthogonalization(nn.Module):
         """Whether a training-set projection is stored for prediction."""
         return self.projection.numel() > 0
 
-    def forward(self, latent: Tensor, design: Tensor) -> Tensor:
-        """Orthogonalized features of shape (n, q)."""
+    def forward(self, latent: Tensor, design: Tensor, weight: Tensor | None = None) -> Tensor:
+        """Orthogonalized features of shape (n, q).
+
+        ``weight`` (n,) weights the per-batch projection in training; the stored
+        projection (evaluation mode) needs none, it already carries the weights of
+        :meth:`fit_projection`.
+        """
         if self.training or not self.is_fitted:
-            return orthogonal_complement(latent, design)
+            return orthogonal_complement(latent, design, weight)
         x1 = with_intercept(design).to(latent.dtype)
         return latent - x1 @ self.projection.to(latent.dtype)
 
     @torch.no_grad()
-    def fit_projection(self, latent: Tensor, design: Tensor) -> None:
-        """Store the least-squares coefficients of ``latent`` on ``[1, design]``.
+    def fit_projection(self, latent: Tensor, design: Tensor, weight: Tensor | None = None) -> None:
+        """Store the (weighted) least-squares coefficients of ``latent`` on ``[1, design]``.
 
         Parameters
         ----------
         latent : Tensor of shape (n, q)
             Latent features of the whole training set (evaluation mode).
         design : Tensor of shape (n, p)
+        weight : Tensor of shape (n,), optional
+            Row weights, as in :func:`orthogonal_complement`.
         """
-        x1 = with_intercept(design).double()
-        solution = torch.linalg.lstsq(x1.cpu(), latent.double().cpu()).solution
+        x1 = with_intercept(design).double().cpu()
+        target = latent.double().cpu()
+        if weight is not None:
+            root = _root_weight(weight.cpu(), x1)
+            x1, target = root * x1, root * target
+        solution = torch.linalg.lstsq(x1, target).solution
         self.projection = solution.to(device=latent.device, dtype=torch.float32)

@@ -127,7 +127,9 @@ class AdditivePredictor(nn.Module):
         ----------
         batch : mapping of str to Tensor
             ``"structured"`` of shape (n, n_structured), each encoder's inputs and,
-            optionally, ``name + "_present"`` masks of the optional modalities.
+            optionally, ``name + "_present"`` masks of the optional modalities and
+            ``"orthogonalization_weight"`` (n,), the row weights of the
+            orthogonalization cell's projection (equal weights without it).
 
         Returns
         -------
@@ -139,7 +141,8 @@ class AdditivePredictor(nn.Module):
         if self.fusion is not None:
             latent = self.latent(batch)
             if self.orthogonalization is not None:
-                latent = self.orthogonalization(latent, batch["structured"])
+                weight = batch.get("orthogonalization_weight")
+                latent = self.orthogonalization(latent, batch["structured"], weight)
             deep = self.deep_head(latent)
         eta = _add(structured, deep)
         if eta is None:  # no part at all: the intercept alone
