@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
 import structunstruct as su
 from structunstruct.estimators import base, deepsurv, pamm, regression
