@@ -50,9 +50,19 @@ def plot_hazard_ratios(
     ax.axvline(1.0 if ratio else 0.0, color="grey", ls=":", lw=1)
     ax.set_yticks(positions, [str(name) for name in table.index])
     if ratio:
-        ax.set_xscale("log")
+        _log_axis(ax.xaxis)
     ax.set_xlabel("hazard ratio (95% CI)" if ratio else "coefficient (95% CI)")
     return ax
+
+
+def _log_axis(axis: Any) -> None:
+    """Log scale with plain tick labels at 1, 2 and 5 times powers of ten."""
+    from matplotlib import ticker
+
+    axis.axes.set_xscale("log")
+    axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+    axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _summary_rows(summary: pd.DataFrame, terms: Any, parameter: str | None) -> pd.DataFrame:
