@@ -66,11 +66,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     Parameters
     ----------
-    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment,
-    image_cache,
-    fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers,
-    fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
-    validation_fraction, device, precision, random_state, verbose, callbacks
+    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects).
     cuts : int or sequence of float, default=20
         Number of intervals (cut points at quantiles of the event times) or explicit
@@ -365,19 +361,44 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
         ``times`` defaults to the cut points (including 0); beyond the last cut point
         the last interval's hazard is carried on. Same layout as :meth:`predict_hazard`.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+        times : array-like, optional
+            Time grid; default the estimator's own grid.
         """
         hazard = np.exp(self._interval_log_hazard(X))
         grid = self._time_grid(times, self.cuts_)
         return self._frame(integrated_hazard(hazard, self.cuts_, grid), grid, X)
 
     def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard."""
+        """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+        times : array-like, optional
+            Time grid; default the estimator's own grid.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index = time, one column per row of ``X``.
+        """
         return np.exp(-self.predict_cumulative_hazard(X, times))
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row, exact for the piecewise-constant hazard.
 
         ``inf`` when ``S`` stays above 0.5 up to the last cut point.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
         """
         hazard = np.exp(self._interval_log_hazard(X))
         cumulative = integrated_hazard(hazard, self.cuts_, self.cuts_)
@@ -395,6 +416,11 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         Under proportional hazards this ranks as the linear predictor does; with
         time-varying effects it summarises the whole follow-up.
 
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+
         Returns
         -------
         ndarray of shape (n_samples,)
@@ -404,7 +430,19 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         return np.log(np.maximum(total, 1e-300))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's concordance index of :meth:`predict` on ``(X, y)``."""
+        """Harrell's concordance index of :meth:`predict` on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+        y : structured array, DataFrame or tuple
+            Observed survival of the rows of ``X``.
+
+        Returns
+        -------
+        float
+        """
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))

@@ -96,8 +96,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     deep_strategy : {"joint", "two_stage", "post_hoc"}, default="joint"
         How structured and deep parts are fitted (``orthogonalize`` applies to
         ``"joint"`` only).
-    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs,
-    early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
+    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         Training settings, as in :class:`~structunstruct.DeepSurv` (the validation rows
         are a random share; early stopping watches their negative log-likelihood).
 
@@ -360,12 +359,32 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return self.family_.transform(eta)
 
     def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Distribution parameters per row: one column per parameter, index ``X.index``."""
+        """Distribution parameters per row: one column per parameter, index ``X.index``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
         params = self._parameters(X)
         return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted mean, shape (n_samples,)."""
+        """Predicted mean, shape (n_samples,).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.family_.mean(self._parameters(X)).numpy()
 
     def predict_quantile(self, X: pd.DataFrame, q: float | Sequence[float]) -> np.ndarray:
@@ -388,19 +407,57 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return out[:, 0] if levels.ndim == 0 else out
 
     def predict_interval(self, X: pd.DataFrame, coverage: float = 0.9) -> np.ndarray:
-        """Equal-tailed prediction interval, shape (n_samples, 2): lower, upper."""
+        """Equal-tailed prediction interval, shape (n_samples, 2): lower, upper.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+        coverage : float, default=0.9
+            Probability inside the interval, in (0, 1).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+        """
         if not 0 < coverage < 1:
             raise ValueError(f"coverage must lie in (0, 1); got {coverage!r}")
         return self.predict_quantile(X, [(1 - coverage) / 2, (1 + coverage) / 2])
 
     def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
-        """Total log-likelihood of ``y`` under the predicted distributions."""
+        """Total log-likelihood of ``y`` under the predicted distributions.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+        y : array-like of shape (n_samples,)
+            Observed responses.
+
+        Returns
+        -------
+        float
+        """
         eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
         y = self._check_target(self.family_, y, len(X))
         return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
 
     def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
-        """R² of the predicted mean."""
+        """R² of the predicted mean.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Rows to predict, with the columns seen in ``fit``.
+        y : array-like of shape (n_samples,)
+            Observed responses.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows.
+
+        Returns
+        -------
+        float
+        """
         return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
     def partial_effect(
@@ -415,6 +472,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         parameter : str, default="loc"
         grid : array-like, optional
             Values of the term's column; default ``n_points`` over the training range.
+        n_points : int, default=100
+            Number of grid values when ``grid`` is None.
 
         Returns
         -------

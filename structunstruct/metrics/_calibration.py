@@ -108,7 +108,7 @@ def _km_at(y: np.ndarray, t: float) -> tuple[float, float, float]:
 class DCalibrationResult(NamedTuple):
     """Result of :func:`d_calibration`.
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         Pearson's chi-square statistic of the bin counts against equal counts.
@@ -221,7 +221,7 @@ def survival_at_own_time(y_pred: Any, times: np.ndarray) -> np.ndarray:
 class SmoothedCalibration(NamedTuple):
     """Predicted and smoothed observed risk at a horizon, per sample.
 
-    Attributes
+    Parameters
     ----------
     t : float
         The horizon.

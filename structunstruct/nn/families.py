@@ -360,7 +360,17 @@ def list_families() -> list[str]:
 
 
 def get_family(name: str) -> Family:
-    """The family called ``name``; an unknown name raises, listing the known ones."""
+    """The family called ``name``; an unknown name raises, listing the known ones.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`list_families`.
+
+    Returns
+    -------
+    Family
+    """
     if name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; known families: {list_families()}")
     return FAMILIES[name]()
@@ -403,7 +413,13 @@ class DistributionalPredictor(nn.Module):
         self.out_dim = 1 + len(self.names)
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Predictors ``"eta"`` (n, out_dim); location parts ``"structured"``, ``"deep"`` (n, 1)."""
+        """Predictors ``"eta"`` (n, out_dim); location parts ``"structured"``, ``"deep"`` (n, 1).
+
+        Parameters
+        ----------
+        batch : dict of str to Tensor
+            Input tensors of one batch, by name.
+        """
         outputs = self.location(batch)
         loc = outputs["eta"].float()
         if "offset" in batch:

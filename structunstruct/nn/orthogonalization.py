@@ -52,7 +52,15 @@ class Orthogonalization(nn.Module):
         return self.projection.numel() > 0
 
     def forward(self, latent: Tensor, design: Tensor) -> Tensor:
-        """Orthogonalized features of shape (n, q)."""
+        """Orthogonalized features of shape (n, q).
+
+        Parameters
+        ----------
+        latent : Tensor of shape (n, q)
+            Deep latent features.
+        design : Tensor of shape (n, p)
+            Structured design (an intercept is added).
+        """
         if self.training or not self.is_fitted:
             return orthogonal_complement(latent, design)
         x1 = with_intercept(design).to(latent.dtype)
