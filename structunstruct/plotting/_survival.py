@@ -84,7 +84,8 @@ def plot_survival(
     labels = _group_labels(model, X, groups, n_groups)
     survival = model.predict_survival_function(X, times)
     ax = get_ax(ax)
-    for k, label in enumerate(pd.unique(labels)):
+    order = _risk_names(n_groups) if groups is None else sorted(pd.unique(labels), key=str)
+    for k, label in enumerate(label for label in order if (labels == label).any()):
         members = np.asarray(labels == label)
         _draw_group(ax, survival.loc[:, members], y[members], str(label), f"C{k % 10}", ci)
     ax.set_xlabel("time")
