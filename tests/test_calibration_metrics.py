@@ -108,3 +108,16 @@ def test_calibration_metric_errors():
         integrated_calibration_index(y, np.full(50, 0.5), times=1.0)
     with pytest.raises(ValueError, match="one horizon"):
         integrated_calibration_index(y, np.exp(-rate), times=[1.0, 2.0])
+
+
+def test_ici_equals_r_survival_fixture():
+    """R: coxph on ns(cloglog risk) with rcs knots, survfit at t (tests/fixtures/ici_survival.R)."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent / "fixtures"
+    data = pd.read_csv(fixtures / "ici_survival.csv")
+    reference = pd.read_csv(fixtures / "ici_survival_R.csv", index_col="model")["ici"]
+    y = Surv.from_arrays(data["event"].astype(bool), data["time"])
+    for model in ("calibrated", "too_risky"):
+        ici = integrated_calibration_index(y, data[model].to_numpy(), times=0.5)
+        assert ici == pytest.approx(reference[model], rel=1e-5), model

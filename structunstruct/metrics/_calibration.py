@@ -218,6 +218,10 @@ def survival_at_own_time(y_pred: Any, times: np.ndarray) -> np.ndarray:
 
 
 # -- integrated calibration index (Austin, Harrell & van Klaveren 2020) --------------------
+# predicted survival is kept inside (0, 1), where its complementary log-log is finite
+_TINY = float(np.finfo(np.float64).tiny)
+_BELOW_ONE = float(np.nextafter(1.0, 0.0))
+
 class SmoothedCalibration(NamedTuple):
     """Predicted and smoothed observed risk at a horizon, per sample.
 
@@ -246,7 +250,9 @@ def smoothed_calibration(
     baseline) is fitted to the observed survival with a restricted cubic spline of
     three knots (10th, 50th and 90th percentiles, Harrell's ``rcs``) of the
     complementary log-log of the predicted risk, ``log(-log(S_i(t)))``, as its
-    covariates; its predicted risk at ``t`` is the observed risk of each sample.
+    covariates; its predicted risk at ``t`` (Breslow's step-function baseline) is
+    the observed risk of each sample. It equals R's ``coxph`` on
+    ``ns(cll, knots, Boundary.knots)`` with ``survfit`` at ``t`` (a test fixture).
     This is the hazard-regression variant of Austin, Harrell & van Klaveren (2020),
     *Graphical calibration curves and the integrated calibration index (ICI) for
     survival models*, Statistics in Medicine 39(21).
@@ -269,7 +275,7 @@ def smoothed_calibration(
     del y_train
     y = check_target(y_true, "y_true")
     t = _horizon(times, y)
-    survival = np.clip(_predicted_at(y_pred, t, y.shape[0]), 1e-12, 1.0 - 1e-12)
+    survival = np.clip(_predicted_at(y_pred, t, y.shape[0]), _TINY, _BELOW_ONE)
     cll = np.log(-np.log(survival))
     if np.ptp(cll) <= 1e-12:
         raise ValueError("y_pred predicts the same survival at t for every sample; "
@@ -356,5 +362,10 @@ def _cox_rcs_risk(y: np.ndarray, basis: np.ndarray, t: float) -> np.ndarray:
         __time=y["time"], __event=y["event"].astype(int)
     )
     fitter = CoxPHFitter().fit(data, duration_col="__time", event_col="__event")
-    survival = fitter.predict_survival_function(data[names], times=[t]).to_numpy()[0]
-    return 1.0 - survival
+    # Breslow's cumulative hazard as the step function it is (lifelines' ``times=``
+    # would interpolate it linearly between event times)
+    baseline = fitter.baseline_cumulative_hazard_.iloc[:, 0]
+    row = np.searchsorted(baseline.index.to_numpy(), t, side="right") - 1
+    cumulative = float(baseline.iloc[row]) if row >= 0 else 0.0
+    partial = fitter.predict_partial_hazard(data[names]).to_numpy()
+    return 1.0 - np.exp(-cumulative * partial)
