@@ -364,11 +364,6 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Risk score (log hazard ratio); higher means an earlier event.
 
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-
         Returns
         -------
         ndarray of shape (n_samples,)
@@ -402,29 +397,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         return pd.DataFrame(np.outer(base, risk), index=pd.Index(grid, name="time"), columns=X.index)
 
     def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """Survival function ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        times : array-like, optional
-            Time grid; default the estimator's own grid.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index = time, one column per row of ``X``.
-        """
+        """Survival function ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard."""
         return np.exp(-self.predict_cumulative_hazard(X, times))
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row (``inf`` when S(t) stays above 0.5).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
 
         Returns
         -------
@@ -433,19 +410,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's concordance index of :meth:`predict` on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        y : structured array, DataFrame or tuple
-            Observed survival of the rows of ``X``.
-
-        Returns
-        -------
-        float
-        """
+        """Harrell's concordance index of :meth:`predict` on ``(X, y)``."""
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))

@@ -79,20 +79,7 @@ class LateFusion(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y: Any) -> LateFusion:
-        """Fit every member (and the stacking weights), then the baseline hazard.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Training rows.
-        y : structured array, DataFrame or tuple
-            Observed survival.
-
-        Returns
-        -------
-        LateFusion
-            The fitted estimator.
-        """
+        """Fit every member (and the stacking weights), then the baseline hazard."""
         self._validate_params()
         check_is_dataframe(X)
         target = as_survival_target(y, n_samples=len(X))
@@ -133,34 +120,12 @@ class LateFusion(BaseEstimator):
         return np.column_stack([est.predict(X) for _, est in self.estimators_])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Combined log-risk, shape (n_samples,).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
+        """Combined log-risk, shape (n_samples,)."""
         check_is_fitted(self, "estimators_")
         return self._member_predictions(X) @ self.weights_
 
     def predict_cumulative_hazard(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """``H0(t) exp(eta(x))``; index = time, one column per row of ``X``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        times : array-like, optional
-            Time grid; default the estimator's own grid.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
+        """``H0(t) exp(eta(x))``; index = time, one column per row of ``X``."""
         check_is_fitted(self, "estimators_")
         base = self.baseline_cumulative_hazard_
         grid = base.index.to_numpy() if times is None else np.asarray(times, dtype=float)
@@ -171,49 +136,15 @@ class LateFusion(BaseEstimator):
         )
 
     def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """``exp(-H(t | x))``; index = time, one column per row of ``X``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        times : array-like, optional
-            Time grid; default the estimator's own grid.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
+        """``exp(-H(t | x))``; index = time, one column per row of ``X``."""
         return np.exp(-self.predict_cumulative_hazard(X, times))
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
-        """Median survival time per row (``inf`` when S(t) stays above 0.5).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
+        """Median survival time per row (``inf`` when S(t) stays above 0.5)."""
         return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's C of the combined log-risk.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        y : structured array, DataFrame or tuple
-            Observed survival of the rows of ``X``.
-
-        Returns
-        -------
-        float
-        """
+        """Harrell's C of the combined log-risk."""
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))

@@ -361,44 +361,19 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
         ``times`` defaults to the cut points (including 0); beyond the last cut point
         the last interval's hazard is carried on. Same layout as :meth:`predict_hazard`.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        times : array-like, optional
-            Time grid; default the estimator's own grid.
         """
         hazard = np.exp(self._interval_log_hazard(X))
         grid = self._time_grid(times, self.cuts_)
         return self._frame(integrated_hazard(hazard, self.cuts_, grid), grid, X)
 
     def predict_survival_function(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        times : array-like, optional
-            Time grid; default the estimator's own grid.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Index = time, one column per row of ``X``.
-        """
+        """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard."""
         return np.exp(-self.predict_cumulative_hazard(X, times))
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row, exact for the piecewise-constant hazard.
 
         ``inf`` when ``S`` stays above 0.5 up to the last cut point.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
         """
         hazard = np.exp(self._interval_log_hazard(X))
         cumulative = integrated_hazard(hazard, self.cuts_, self.cuts_)
@@ -416,11 +391,6 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         Under proportional hazards this ranks as the linear predictor does; with
         time-varying effects it summarises the whole follow-up.
 
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-
         Returns
         -------
         ndarray of shape (n_samples,)
@@ -430,19 +400,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         return np.log(np.maximum(total, 1e-300))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's concordance index of :meth:`predict` on ``(X, y)``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        y : structured array, DataFrame or tuple
-            Observed survival of the rows of ``X``.
-
-        Returns
-        -------
-        float
-        """
+        """Harrell's concordance index of :meth:`predict` on ``(X, y)``."""
         from ..metrics import concordance_index_harrell
 
         return float(concordance_index_harrell(y, self.predict(X)))

@@ -359,32 +359,12 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return self.family_.transform(eta)
 
     def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Distribution parameters per row: one column per parameter, index ``X.index``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
+        """Distribution parameters per row: one column per parameter, index ``X.index``."""
         params = self._parameters(X)
         return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted mean, shape (n_samples,).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
+        """Predicted mean, shape (n_samples,)."""
         return self.family_.mean(self._parameters(X)).numpy()
 
     def predict_quantile(self, X: pd.DataFrame, q: float | Sequence[float]) -> np.ndarray:
@@ -407,57 +387,19 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return out[:, 0] if levels.ndim == 0 else out
 
     def predict_interval(self, X: pd.DataFrame, coverage: float = 0.9) -> np.ndarray:
-        """Equal-tailed prediction interval, shape (n_samples, 2): lower, upper.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        coverage : float, default=0.9
-            Probability inside the interval, in (0, 1).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-        """
+        """Equal-tailed prediction interval, shape (n_samples, 2): lower, upper."""
         if not 0 < coverage < 1:
             raise ValueError(f"coverage must lie in (0, 1); got {coverage!r}")
         return self.predict_quantile(X, [(1 - coverage) / 2, (1 + coverage) / 2])
 
     def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
-        """Total log-likelihood of ``y`` under the predicted distributions.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        y : array-like of shape (n_samples,)
-            Observed responses.
-
-        Returns
-        -------
-        float
-        """
+        """Total log-likelihood of ``y`` under the predicted distributions."""
         eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
         y = self._check_target(self.family_, y, len(X))
         return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
 
     def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
-        """R² of the predicted mean.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-            Rows to predict, with the columns seen in ``fit``.
-        y : array-like of shape (n_samples,)
-            Observed responses.
-        sample_weight : array-like of shape (n_samples,), optional
-            Weights of the rows.
-
-        Returns
-        -------
-        float
-        """
+        """R² of the predicted mean."""
         return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
     def partial_effect(
