@@ -179,7 +179,7 @@ def plot_survival_check(
     plotting.plot_survival(model, X, y, ax=axes[1])
     axes[1].set_title("by predicted risk tercile")
     plotting.plot_calibration(model, X, y, t, n_bins=5, ax=axes[2])
-    axes[2].set_title(f"calibration at t = {t:g}")
+    axes[2].set_title(f"calibration at t = {t:.4g}")
     plotting.plot_d_calibration(model, X, y, ax=axes[3])
     return _save(fig, path, title)
 

@@ -68,8 +68,8 @@ def plot_calibration(
         ici = float(np.mean(np.abs(fit.predicted - fit.observed)))
         ax.plot(1 - fit.predicted[order], 1 - fit.observed[order], color="C1",
                 label=f"smoothed (ICI {ici:.3f})")
-    ax.set_xlabel(f"predicted survival at t = {t:g}")
-    ax.set_ylabel(f"observed survival at t = {t:g} (Kaplan–Meier)")
+    ax.set_xlabel(f"predicted survival at t = {t:.4g}")
+    ax.set_ylabel(f"observed survival at t = {t:.4g} (Kaplan–Meier)")
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(0.0, 1.02)
     ax.legend(fontsize=7, loc="upper left")
