@@ -84,6 +84,9 @@ def test_survival_kaplan_meier_line_is_lifelines(cox_data):
     predicted = _line(ax, "predicted: all")
     mean = model.predict_survival_function(X).mean(axis=1).to_numpy()
     np.testing.assert_allclose(predicted.get_ydata()[-len(mean):], mean)
+    # on later rows the predicted curves stop at their own last observed time
+    later = plotting.plot_survival(model, X.iloc[:50], y[:50], groups="all")
+    assert _line(later, "predicted: all").get_xdata().max() <= y["time"][:50].max()
 
 
 def test_survival_by_risk_tercile_uses_each_tercile_rows(cox_data):

@@ -49,6 +49,7 @@ def plot_hazard_ratios(
                 fmt="s", color="C0", capsize=3)
     ax.axvline(1.0 if ratio else 0.0, color="grey", ls=":", lw=1)
     ax.set_yticks(positions, [str(name) for name in table.index])
+    ax.set_ylim(-0.6, len(table) - 0.4)
     if ratio:
         _log_axis(ax.xaxis)
     ax.set_xlabel("hazard ratio (95% CI)" if ratio else "coefficient (95% CI)")

@@ -39,6 +39,9 @@ def plot_training_history(model: Any, *, ax: Any = None) -> Any:
     best = getattr(model, "best_epoch_", None)
     if best is not None and best >= 0:
         ax.axvline(best, color="grey", ls=":", label=f"kept (epoch {best})")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (negative log-likelihood)")
     ax.legend()

@@ -49,7 +49,8 @@ def plot_survival(
     """Mean predicted survival curve against the Kaplan–Meier curve, per group.
 
     For each group the predicted survival curves of its rows are averaged (solid
-    line, label ``"predicted: <group>"``) and set against the Kaplan–Meier curve of
+    line, label ``"predicted: <group>"``, drawn up to the last observed time of ``y``)
+    and set against the Kaplan–Meier curve of
     the same rows (dashed, label ``"Kaplan–Meier: <group>"``; with ``ci`` its 95%
     log-log band). A calibrated model's solid curves follow the dashed ones.
 
@@ -83,6 +84,7 @@ def plot_survival(
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}; they must be the same samples")
     labels = _group_labels(model, X, groups, n_groups)
     survival = model.predict_survival_function(X, times)
+    survival = survival.loc[np.asarray(survival.index) <= y["time"].max()]  # the follow-up drawn
     ax = get_ax(ax)
     order = _risk_names(n_groups) if groups is None else sorted(pd.unique(labels), key=str)
     for k, label in enumerate(label for label in order if (labels == label).any()):
