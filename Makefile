@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: test demo demo-quick lint benchmark-cox benchmark-quick venv clean
+.PHONY: test demo demo-quick lint docs benchmark-cox benchmark-quick venv clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo-quick: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check structunstruct tests benchmarks
 
+# API reference (Sphinx + numpydoc), warnings as errors, into docs/_build/html
+docs: $(STAMP)
+	rm -rf docs/_build docs/generated
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 benchmark-cox: $(STAMP)
 	$(PY) -m benchmarks.cox_speed
 
@@ -36,4 +41,4 @@ benchmark-quick: $(STAMP)
 	$(PY) -m structunstruct benchmark survival --quick --output $$(mktemp -d)
 
 clean:
-	rm -rf $(VENV) reports .pytest_cache
+	rm -rf $(VENV) reports .pytest_cache docs/_build docs/generated

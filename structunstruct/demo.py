@@ -5,7 +5,7 @@ Part 1, GBSG2 (real data, 686 rows): lifelines' Cox model, our classical Cox mod
 split. Part 2, semi-synthetic survival data with MNIST images and a known true risk:
 tabular DeepSurv, an image-only CNN, joint fusion and wide & deep joint fusion against
 the oracle. Tables go to stdout, progress to stderr, and ``<output>/demo.md`` plus
-three PNG plots are written.
+four PNG plots (survival and calibration, hazard ratios, training curves) are written.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .reporting import (
     ModelResult,
     format_markdown,
     gap_closed,
+    plot_hazard_ratio_figure,
     plot_survival_check,
     plot_training_curves,
     results_table,
@@ -42,6 +43,7 @@ WIDE_DEEP_JOINT_MODEL = "wide & deep joint (linear + CNN)"
 ORACLE_MODEL = "oracle (true risk)"
 CLASSICAL_COX = "Cox (structunstruct)"
 LIFELINES_COX = "lifelines CoxPHFitter"
+GBSG2_HORIZON = 1095.0  # days: calibration of 3-year survival
 
 
 @dataclass(frozen=True)
@@ -223,21 +225,25 @@ def run_gbsg2(settings: DemoSettings) -> PartResult:
     results = [fit_and_evaluate(name, model, split) for name, model in models.items()]
     cox = models[CLASSICAL_COX]
     coef_diff, se_diff = coefficient_agreement(cox, models[LIFELINES_COX])
-    figure = plot_survival_check(
-        cox.predict_survival_function(split.X_test),
-        cox.predict(split.X_test),
-        split.y_test,
-        settings.output / "gbsg2_survival.png",
-        model="Cox",
-        title="GBSG2: classical Cox, predicted survival vs Kaplan–Meier (test set)",
-    )
+    figures = [
+        plot_survival_check(
+            cox, split.X_test, split.y_test, settings.output / "gbsg2_survival.png",
+            t=GBSG2_HORIZON,
+            title="GBSG2: classical Cox, predicted survival vs Kaplan–Meier and calibration "
+            "(test set)",
+        ),
+        plot_hazard_ratio_figure(
+            cox, settings.output / "gbsg2_hazard_ratios.png",
+            title="GBSG2: classical Cox, hazard ratios (95% CI)",
+        ),
+    ]
     notes = [
         f"{len(split.X_train)} training / {len(split.X_test)} test rows (stratified by event).",
         f"Our classical Cox vs lifelines: max |coef difference| = {coef_diff:.1e}, "
         f"max |se difference| = {se_diff:.1e} over {len(cox.summary_)} coefficients.",
     ]
     return PartResult(
-        "GBSG2 (real data)", results_table(results), notes, [figure], describe_models(models)
+        "GBSG2 (real data)", results_table(results), notes, figures, describe_models(models)
     )
 
 
@@ -297,17 +303,12 @@ def run_images(settings: DemoSettings) -> PartResult:
 
 def _image_figures(model: DeepSurv, split: Split, output: Path) -> list[Path]:
     survival = plot_survival_check(
-        model.predict_survival_function(split.X_test),
-        model.predict(split.X_test),
-        split.y_test,
-        output / "images_survival.png",
-        model="joint fusion",
-        title="Images: joint fusion, predicted survival vs Kaplan–Meier (test set)",
+        model, split.X_test, split.y_test, output / "images_survival.png",
+        title="Images: joint fusion, predicted survival vs Kaplan–Meier and calibration "
+        "(test set)",
     )
     curves = plot_training_curves(
-        model.history_,
-        output / "training_curves.png",
-        best_epoch=getattr(model, "best_epoch_", None),
+        model, output / "training_curves.png",
         title="Joint fusion (CNN + tabular net): training curves",
     )
     return [survival, curves]

@@ -1,9 +1,8 @@
 """Result tables, markdown and plots of the demo (and later of the benchmarks).
 
-Everything here works on plain results: a list of :class:`ModelResult`, a survival
-DataFrame as returned by ``predict_survival_function`` (index = time, one column per
-sample), risk scores and a survival target. Plots use matplotlib's Agg backend, so
-nothing needs a display.
+Tables work on plain results (a list of :class:`ModelResult`); the figures compose
+the plots of :mod:`structunstruct.plotting` for a fitted model and write PNG files
+with matplotlib's Agg backend, so nothing needs a display.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ import pandas as pd
 TABLE_COLUMNS = ["model", "Harrell C", "IBS", "fit s"]
 GAP_COLUMN = "gap closed"
 _FORMATS = {"Harrell C": "{:.3f}", "IBS": "{:.3f}", "fit s": "{:.1f}", GAP_COLUMN: "{:.0%}"}
-_TERCILE_LABELS = ("low risk", "middle risk", "high risk")
 
 
 @dataclass
@@ -123,7 +121,7 @@ def _cell(value: Any, fmt: str | None) -> str:
     return fmt.format(value) if fmt is not None else str(value)
 
 
-# -- plots -------------------------------------------------------------------------------
+# -- figures of the report (drawn by structunstruct.plotting) ------------------------------
 def _pyplot():
     import matplotlib
 
@@ -133,88 +131,34 @@ def _pyplot():
     return plt
 
 
-def risk_terciles(risk: np.ndarray) -> np.ndarray:
-    """Tercile of each risk score: 0 (lowest third), 1 or 2 (highest third).
-
-    Parameters
-    ----------
-    risk : ndarray of shape (n_samples,)
-
-    Returns
-    -------
-    ndarray of shape (n_samples,), int
-    """
-    risk = np.asarray(risk, dtype=np.float64)
-    order = np.argsort(risk, kind="stable")
-    groups = np.empty(risk.shape[0], dtype=np.int64)
-    groups[order] = np.arange(risk.shape[0]) * 3 // max(risk.shape[0], 1)
-    return groups
-
-
-def _kaplan_meier(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from sksurv.nonparametric import kaplan_meier_estimator
-
-    times, survival, ci = kaplan_meier_estimator(
-        y["event"], y["time"], conf_type="log-log"
-    )
-    return times, survival, ci
-
-
-def _step(ax: Any, times: np.ndarray, values: np.ndarray, **kwargs: Any) -> None:
-    ax.step(np.r_[0.0, times], np.r_[1.0, values], where="post", **kwargs)
-
-
-def _plot_overall(ax: Any, survival: pd.DataFrame, y: np.ndarray, model: str) -> None:
-    times, km, ci = _kaplan_meier(y)
-    _step(ax, times, km, color="black", label="Kaplan–Meier (test)")
-    ax.fill_between(times, ci[0], ci[1], step="post", color="black", alpha=0.15, lw=0)
-    _step(ax, survival.index.to_numpy(), survival.mean(axis=1).to_numpy(), color="C0",
-          label=f"{model}: mean prediction")
-    ax.set_title("test set")
-
-
-def _plot_terciles(ax: Any, survival: pd.DataFrame, risk: np.ndarray, y: np.ndarray) -> None:
-    groups = risk_terciles(risk)
-    grid = survival.index.to_numpy()
-    for g, label in enumerate(_TERCILE_LABELS):
-        members = groups == g
-        if not members.any():
-            continue
-        times, km, _ = _kaplan_meier(y[members])
-        _step(ax, times, km, color=f"C{g}", ls="--", alpha=0.8, label=f"KM, {label}")
-        mean = survival.loc[:, members].mean(axis=1).to_numpy()
-        _step(ax, grid, mean, color=f"C{g}", label=f"predicted, {label}")
-    ax.set_title("by predicted risk tercile")
-
-
 def plot_survival_check(
-    survival: pd.DataFrame,
-    risk: np.ndarray,
+    model: Any,
+    X: pd.DataFrame,
     y: np.ndarray,
     path: str | Path,
     *,
-    model: str = "model",
+    t: float | None = None,
     title: str | None = None,
 ) -> Path:
-    """Predicted survival against Kaplan–Meier, overall and per risk tercile.
+    """Four panels: survival against Kaplan–Meier overall and by risk tercile, calibration.
 
-    Left panel: the predicted survival curves averaged over the samples, and the
-    Kaplan–Meier curve (with a log-log 95% band) of the same samples. Right panel:
-    the same per tercile of the predicted risk (solid: mean prediction, dashed:
-    Kaplan–Meier). A calibrated model's solid curves follow the dashed ones.
+    Panels (all from :mod:`structunstruct.plotting`): the mean predicted survival
+    curve against Kaplan–Meier on all rows and per tercile of predicted risk
+    (:func:`~structunstruct.plotting.plot_survival`), calibration at ``t``
+    (:func:`~structunstruct.plotting.plot_calibration`, five risk groups) and the
+    D-calibration histogram (:func:`~structunstruct.plotting.plot_d_calibration`).
 
     Parameters
     ----------
-    survival : pandas.DataFrame of shape (n_times, n_samples)
-        ``predict_survival_function(X)``: index = time, one column per sample.
-    risk : ndarray of shape (n_samples,)
-        Predicted risk scores (higher = earlier event), used for the terciles.
+    model : fitted survival estimator
+    X : pandas.DataFrame
+        The evaluated rows.
     y : structured array of shape (n_samples,)
-        Observed survival (fields ``event``, ``time``) of the same samples.
+        Their observed survival (fields ``event``, ``time``).
     path : str or Path
         Where the PNG is written (parent directories are created).
-    model : str
-        Model name for the legend.
+    t : float, optional
+        Horizon of the calibration panel; default the median observed event time.
     title : str, optional
         Figure title.
 
@@ -223,41 +167,31 @@ def plot_survival_check(
     Path
         The written file.
     """
-    if survival.shape[1] != len(y) or len(risk) != len(y):
-        raise ValueError(
-            f"survival has {survival.shape[1]} columns, risk {len(risk)} values and y "
-            f"{len(y)} rows; they must describe the same samples"
-        )
+    from . import plotting
+
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows and y {len(y)}; they must be the same samples")
+    t = float(np.median(y["time"][y["event"]])) if t is None else float(t)
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    _plot_overall(axes[0], survival, y, model)
-    _plot_terciles(axes[1], survival, np.asarray(risk), y)
-    for ax in axes:
-        ax.set_xlabel("time")
-        ax.set_ylim(0.0, 1.02)
-        ax.legend(fontsize=7, loc="lower left")
-    axes[0].set_ylabel("survival probability")
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.4))
+    plotting.plot_survival(model, X, y, groups="all", ax=axes[0])
+    axes[0].set_title("all rows")
+    plotting.plot_survival(model, X, y, ax=axes[1])
+    axes[1].set_title("by predicted risk tercile")
+    plotting.plot_calibration(model, X, y, t, n_bins=5, ax=axes[2])
+    axes[2].set_title(f"calibration at t = {t:.4g}")
+    plotting.plot_d_calibration(model, X, y, ax=axes[3])
     return _save(fig, path, title)
 
 
-def plot_training_curves(
-    history: Sequence[Mapping[str, Any]],
-    path: str | Path,
-    *,
-    best_epoch: int | None = None,
-    title: str | None = None,
-) -> Path:
-    """Training and validation loss per epoch.
+def plot_hazard_ratio_figure(model: Any, path: str | Path, *, title: str | None = None) -> Path:
+    """Forest plot of ``model.summary_`` (:func:`~structunstruct.plotting.plot_hazard_ratios`).
 
     Parameters
     ----------
-    history : sequence of dict
-        ``history_`` of a deep estimator: records with ``epoch``, ``train_loss`` and
-        (optionally) ``valid_loss``.
+    model : fitted estimator with ``summary_``
     path : str or Path
         Where the PNG is written (parent directories are created).
-    best_epoch : int, optional
-        Epoch whose weights were kept (marked by a vertical line).
     title : str, optional
         Figure title.
 
@@ -266,19 +200,40 @@ def plot_training_curves(
     Path
         The written file.
     """
-    if not history:
-        raise ValueError("history is empty: the model was not trained by epochs")
+    from . import plotting
+
     plt = _pyplot()
-    frame = pd.DataFrame(list(history))
+    fig, ax = plt.subplots(figsize=(6, 1.2 + 0.35 * len(model.summary_)))
+    plotting.plot_hazard_ratios(model, ax=ax)
+    return _save(fig, path, title)
+
+
+def plot_training_curves(model: Any, path: str | Path, *, title: str | None = None) -> Path:
+    """Training and validation loss per epoch (:func:`~structunstruct.plotting.plot_training_history`).
+
+    Parameters
+    ----------
+    model : fitted deep estimator
+        Its ``history_`` and ``best_epoch_`` are drawn.
+    path : str or Path
+        Where the PNG is written (parent directories are created).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    from . import plotting
+
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(frame["epoch"], frame["train_loss"], marker=".", label="train")
-    if "valid_loss" in frame:
-        ax.plot(frame["epoch"], frame["valid_loss"], marker=".", label="validation")
-    if best_epoch is not None:
-        ax.axvline(best_epoch, color="grey", ls=":", label=f"kept (epoch {best_epoch})")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("negative log partial likelihood")
-    ax.legend()
+    try:
+        plotting.plot_training_history(model, ax=ax)
+    except ValueError:
+        plt.close(fig)
+        raise
     return _save(fig, path, title)
 
 
@@ -299,8 +254,8 @@ __all__ = [
     "ModelResult",
     "format_markdown",
     "gap_closed",
+    "plot_hazard_ratio_figure",
     "plot_survival_check",
     "plot_training_curves",
     "results_table",
-    "risk_terciles",
 ]

@@ -31,10 +31,10 @@ from structunstruct.reporting import (
     ModelResult,
     format_markdown,
     gap_closed,
+    plot_hazard_ratio_figure,
     plot_survival_check,
     plot_training_curves,
     results_table,
-    risk_terciles,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -113,35 +113,24 @@ def test_format_markdown():
     assert lines[2] == "| a | 0.612 | – | 12.3 | – |"
 
 
-def test_risk_terciles_are_balanced_and_ordered():
-    risk = np.random.default_rng(0).normal(size=99)
-    groups = risk_terciles(risk)
-    assert np.bincount(groups).tolist() == [33, 33, 33]
-    assert risk[groups == 0].max() < risk[groups == 1].min()
-    assert risk[groups == 1].max() < risk[groups == 2].min()
-
-
 def test_plots_are_written(tmp_path, tiny_split, tiny_cox):
     X, y = tiny_split.X_test, tiny_split.y_test
-    survival = plot_survival_check(
-        tiny_cox.predict_survival_function(X), tiny_cox.predict(X), y,
-        tmp_path / "sub" / "survival.png", model="Cox", title="tiny",
+    survival = plot_survival_check(tiny_cox, X, y, tmp_path / "sub" / "survival.png", title="tiny")
+    ratios = plot_hazard_ratio_figure(tiny_cox, tmp_path / "ratios.png")
+    deep = DeepSurv(tabular=["age", "pnodes"], max_epochs=2, random_state=0).fit(
+        tiny_split.X_train, tiny_split.y_train
     )
-    history = [{"epoch": e, "train_loss": 5.0 - 0.1 * e, "valid_loss": 5.0 - 0.05 * e}
-               for e in range(1, 6)]
-    curves = plot_training_curves(history, tmp_path / "curves.png", best_epoch=4)
-    for path in (survival, curves):
+    curves = plot_training_curves(deep, tmp_path / "curves.png")
+    for path in (survival, ratios, curves):
         assert path.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_plot_errors(tmp_path, tiny_split, tiny_cox):
     X, y = tiny_split.X_test, tiny_split.y_test
     with pytest.raises(ValueError, match="same samples"):
-        plot_survival_check(
-            tiny_cox.predict_survival_function(X), tiny_cox.predict(X)[:-1], y, tmp_path / "a.png"
-        )
+        plot_survival_check(tiny_cox, X, y[:-1], tmp_path / "a.png")
     with pytest.raises(ValueError, match="history is empty"):
-        plot_training_curves(tiny_cox.history_, tmp_path / "b.png")
+        plot_training_curves(tiny_cox, tmp_path / "b.png")
 
 
 def test_run_demo_writes_report(tmp_path, monkeypatch, capsys, tiny_split):

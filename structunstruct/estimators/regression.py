@@ -490,6 +490,8 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         parameter : str, default="loc"
         grid : array-like, optional
             Values of the term's column; default ``n_points`` over the training range.
+        n_points : int, default=100
+            Number of grid values when ``grid`` is None.
 
         Returns
         -------

@@ -11,12 +11,21 @@ times=None)`` built on scikit-survival:
 - ``y_train`` is the data the censoring distribution is estimated on (IPCW
   metrics); it defaults to ``y_true``. Metrics that do not use it ignore it.
 - ``times`` are the evaluation times of the time-dependent metrics; the default is
-  :func:`default_time_grid` of ``y_true``.
+  :func:`default_time_grid` of ``y_true``; calibration at a horizon
+  (:func:`integrated_calibration_index`) takes one time ``t``, and D-calibration,
+  which evaluates each sample at its own time, takes none.
 """
 
 from ._auc import cumulative_dynamic_auc, time_dependent_auc
 from ._brier import brier_score, integrated_brier_score
-from ._calibration import calibration_curve
+from ._calibration import (
+    DCalibrationResult,
+    SmoothedCalibration,
+    calibration_curve,
+    d_calibration,
+    integrated_calibration_index,
+    smoothed_calibration,
+)
 from ._concordance import concordance_index_harrell, concordance_index_uno
 from ._scorers import (
     auc_scorer,
@@ -30,19 +39,24 @@ from ._scorers import (
 from ._times import default_time_grid
 
 __all__ = [
+    "DCalibrationResult",
+    "SmoothedCalibration",
     "auc_scorer",
     "brier_score",
     "calibration_curve",
     "concordance_index_harrell",
     "concordance_index_uno",
     "cumulative_dynamic_auc",
+    "d_calibration",
     "default_time_grid",
     "get_scorer",
     "harrell_c_scorer",
     "ibs_scorer",
     "integrated_brier_score",
+    "integrated_calibration_index",
     "list_scorers",
     "register_scorer",
+    "smoothed_calibration",
     "time_dependent_auc",
     "uno_c_scorer",
 ]

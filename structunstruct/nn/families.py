@@ -396,7 +396,17 @@ def list_families() -> list[str]:
 
 
 def get_family(name: str) -> Family:
-    """The family called ``name``; an unknown name raises, listing the known ones."""
+    """The family called ``name``; an unknown name raises, listing the known ones.
+
+    Parameters
+    ----------
+    name : str
+        A name of :func:`list_families`.
+
+    Returns
+    -------
+    Family
+    """
     if name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; known families: {list_families()}")
     return FAMILIES[name]()
@@ -477,7 +487,13 @@ class DistributionalPredictor(nn.Module):
             return self.family.location_information(eta.double()).float()
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Predictors ``"eta"`` (n, out_dim); location parts ``"structured"``, ``"deep"`` (n, 1)."""
+        """Predictors ``"eta"`` (n, out_dim); location parts ``"structured"``, ``"deep"`` (n, 1).
+
+        Parameters
+        ----------
+        batch : dict of str to Tensor
+            Input tensors of one batch, by name.
+        """
         weight = self.orthogonalization_weight(batch)  # unused by a cell with a stored projection
         if weight is not None:
             batch = {**batch, "orthogonalization_weight": weight}

@@ -34,7 +34,13 @@ class ConcatFusion(nn.Module):
         self.out_dim = int(hidden_layers[-1]) if len(hidden_layers) else total
 
     def forward(self, encodings: Sequence[Tensor]) -> Tensor:
-        """Fuse a list of (n, d_k) encodings into (n, out_dim)."""
+        """Fuse a list of (n, d_k) encodings into (n, out_dim).
+
+        Parameters
+        ----------
+        encodings : sequence of Tensor
+            One (n, d_k) encoding per modality.
+        """
         fused = encodings[0] if len(encodings) == 1 else torch.cat(list(encodings), dim=1)
         return self.mlp(fused) if len(self.mlp) else fused
 

@@ -77,9 +77,16 @@ class Orthogonalization(nn.Module):
     def forward(self, latent: Tensor, design: Tensor, weight: Tensor | None = None) -> Tensor:
         """Orthogonalized features of shape (n, q).
 
-        ``weight`` (n,) weights the per-batch projection in training; the stored
-        projection (evaluation mode) needs none, it already carries the weights of
-        :meth:`fit_projection`.
+        Parameters
+        ----------
+        latent : Tensor of shape (n, q)
+            Deep latent features.
+        design : Tensor of shape (n, p)
+            Structured design (an intercept is added).
+        weight : Tensor of shape (n,), optional
+            Row weights of the per-batch projection in training; the stored projection
+            (evaluation mode) needs none, it already carries the weights of
+            :meth:`fit_projection`.
         """
         if self.training or not self.is_fitted:
             return orthogonal_complement(latent, design, weight)

@@ -106,7 +106,13 @@ class AdditivePredictor(nn.Module):
         return self.fusion is not None
 
     def latent(self, batch: Mapping[str, Tensor]) -> Tensor:
-        """Fused deep features before orthogonalization, shape (n, fusion.out_dim)."""
+        """Fused deep features before orthogonalization, shape (n, fusion.out_dim).
+
+        Parameters
+        ----------
+        batch : dict of str to Tensor
+            Input tensors of one batch, by name.
+        """
         keep: dict[str, Tensor] = {}
         if self.missing is not None:
             reference = batch["structured"]

@@ -16,13 +16,33 @@ class Callback:
     """Base class; override the hooks you need."""
 
     def on_train_begin(self, trainer: Trainer) -> None:
-        """Called once before the first epoch."""
+        """Called once before the first epoch.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The running trainer.
+        """
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
-        """Called after each epoch with that epoch's history record."""
+        """Called after each epoch with that epoch's history record.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The running trainer.
+        record : dict
+            The epoch's history record (``epoch``, ``train_loss``, ``valid_loss``, ...).
+        """
 
     def on_train_end(self, trainer: Trainer) -> None:
-        """Called once after the last epoch."""
+        """Called once after the last epoch.
+
+        Parameters
+        ----------
+        trainer : Trainer
+            The running trainer.
+        """
 
 
 class EarlyStopping(Callback):
@@ -124,7 +144,13 @@ class WeightAveraging(Callback):
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
-        """Move the average one step towards the weights (and buffers) of ``module``."""
+        """Move the average one step towards the weights (and buffers) of ``module``.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            The trained module.
+        """
         weight = 1.0 - self.current_decay()
         averaged, current = getattr(self, "_pairs", None) or (
             _float_tensors(self.average_), _float_tensors(module))

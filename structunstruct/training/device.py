@@ -9,7 +9,16 @@ import torch
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` is CUDA when available, else CPU; anything else is passed to torch."""
+    """``"auto"`` is CUDA when available, else CPU; anything else is passed to torch.
+
+    Parameters
+    ----------
+    device : str or torch.device, default="auto"
+
+    Returns
+    -------
+    torch.device
+    """
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -24,6 +33,11 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     """The autocast dtype: ``"auto"`` is bf16 on CUDA and full float32 on CPU.
 
     Returns ``None`` for full precision.
+
+    Parameters
+    ----------
+    precision : {"auto", "32", "bf16"}
+    device : torch.device
     """
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
@@ -35,7 +49,17 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    """Autocast context for ``dtype`` on ``device`` (a no-op for full precision)."""
+    """Autocast context for ``dtype`` on ``device`` (a no-op for full precision).
+
+    Parameters
+    ----------
+    device : torch.device
+    dtype : torch.dtype or None
+
+    Returns
+    -------
+    context manager
+    """
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
@@ -47,6 +71,12 @@ def local_torch_seed(seed: int, device: torch.device) -> Iterator[None]:
 
     Weight initialisation and dropout draw from torch's default generators; forking
     them keeps a fit reproducible without changing the caller's random state.
+
+    Parameters
+    ----------
+    seed : int
+    device : torch.device
+        Its generator is seeded too when it is a CUDA device.
     """
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):

@@ -29,7 +29,7 @@ LossFn = Callable[[dict[str, Tensor], Batch], Tensor]
 class TrainingConfig:
     """Optimisation settings.
 
-    Attributes
+    Parameters
     ----------
     lr, weight_decay : float
         AdamW settings.
@@ -70,6 +70,15 @@ def iterate_batches(
     The rows of several consecutive batches (at most :data:`GATHER_BYTES` of data) are
     gathered with one indexing call per tensor and the batches are contiguous slices of
     that copy: the same batches as indexing each one, in far fewer tensor operations.
+
+    Parameters
+    ----------
+    tensors : dict of str to Tensor
+        Equally long tensors.
+    batch_size : int
+        Rows per batch (at most).
+    generator : torch.Generator, optional
+        Shuffles the rows when given.
     """
     n = len(next(iter(tensors.values())))
     n_batches = max(1, math.ceil(n / batch_size))
@@ -180,11 +189,36 @@ class Trainer:
         return torch.optim.AdamW(params, foreach=True if on_cpu else None, **kwargs)
 
     def get_loss(self, outputs: dict[str, Tensor], batch: Batch) -> Tensor:
-        """The loss of one batch."""
+        """The loss of one batch.
+
+        Parameters
+        ----------
+        outputs : dict of str to Tensor
+            The module's outputs on the batch.
+        batch : dict of str to Tensor
+            The batch (targets included).
+
+        Returns
+        -------
+        Tensor
+            A scalar.
+        """
         return self.loss_fn(outputs, batch)
 
     def train_step(self, batch: Batch, optimizer: torch.optim.Optimizer) -> Tensor:
-        """One optimisation step; returns the (detached) batch loss."""
+        """One optimisation step; returns the (detached) batch loss.
+
+        Parameters
+        ----------
+        batch : dict of str to Tensor
+            One mini-batch.
+        optimizer : torch.optim.Optimizer
+            Steps the module's parameters.
+
+        Returns
+        -------
+        Tensor
+        """
         if not self.module.training:  # set once per epoch, not walked every batch
             self.module.train()
         # the optimizer's parameters: the trainable ones, without walking the module tree
@@ -202,13 +236,36 @@ class Trainer:
 
     @torch.no_grad()
     def validation_step(self, data: Batch) -> float:
-        """Loss on the whole validation set (forward in batches, loss on all rows)."""
+        """Loss on the whole validation set (forward in batches, loss on all rows).
+
+        Parameters
+        ----------
+        data : dict of str to Tensor
+            The validation rows.
+
+        Returns
+        -------
+        float
+        """
         outputs = predict_outputs(self.evaluated_module(), data, self.config)
         targets = {k: v.to(self.config.device) for k, v in data.items()}
         return float(self.get_loss(outputs, targets))
 
     def fit(self, train: Batch, valid: Batch | None = None) -> Trainer:
-        """Train for up to ``max_epochs`` epochs."""
+        """Train for up to ``max_epochs`` epochs.
+
+        Parameters
+        ----------
+        train : dict of str to Tensor
+            Training rows.
+        valid : dict of str to Tensor, optional
+            Validation rows (validation loss, early stopping).
+
+        Returns
+        -------
+        Trainer
+            ``self``, with ``history``.
+        """
         self.module.to(self.config.device)
         self.optimizer = optimizer = self.configure_optimizer()
         for cb in self.callbacks:
@@ -249,7 +306,21 @@ class Trainer:
 
 @torch.no_grad()
 def predict_outputs(module: nn.Module, data: Batch, config: TrainingConfig) -> dict[str, Tensor]:
-    """Evaluate ``module`` on all rows of ``data`` in batches; outputs concatenated (float32)."""
+    """Evaluate ``module`` on all rows of ``data`` in batches; outputs concatenated (float32).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Evaluated in eval mode.
+    data : dict of str to Tensor
+        All rows.
+    config : TrainingConfig
+        Device, precision and batch size.
+
+    Returns
+    -------
+    dict of str to Tensor
+    """
     module.eval()
     chunks: list[dict[str, Tensor]] = []
     for batch in iterate_batches(data, max(config.batch_size, 1024)):

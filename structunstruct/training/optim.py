@@ -84,7 +84,13 @@ class AdamW(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
-        """Update every parameter that has a gradient; returns ``closure()`` when given."""
+        """Update every parameter that has a gradient; returns ``closure()`` when given.
+
+        Parameters
+        ----------
+        closure : callable, optional
+            Re-evaluates the model and returns the loss.
+        """
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -147,7 +153,13 @@ class AdamW(torch.optim.Optimizer):
         return torch.zeros((), dtype=torch.float32, device=group["params"][0].device)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state and re-share each group's step counter."""
+        """Load a state and re-share each group's step counter.
+
+        Parameters
+        ----------
+        state_dict : dict
+            As returned by ``state_dict()``.
+        """
         super().load_state_dict(state_dict)
         self._lists.clear()
         for group in self.param_groups:

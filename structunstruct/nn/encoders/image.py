@@ -72,6 +72,13 @@ def register_image_encoder(name: str, factory: Callable[..., nn.Module]) -> None
     """Register a backbone factory ``factory(in_chans=...) -> nn.Module``.
 
     The module must expose ``num_features`` and return (n, num_features) features.
+
+    Parameters
+    ----------
+    name : str
+        Name for ``image_encoder=``.
+    factory : callable
+        ``factory(in_chans=...)`` returning the backbone module.
     """
     _BUILTIN[name] = factory
 

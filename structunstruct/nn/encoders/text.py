@@ -43,7 +43,13 @@ class BagOfWordsEncoder(nn.Module):
         self.out_dim = int(hidden_layers[-1]) if len(hidden_layers) else embedding_dim
 
     def forward(self, text: Tensor) -> Tensor:
-        """Encode token ids of shape (n, max_tokens) into (n, out_dim)."""
+        """Encode token ids of shape (n, max_tokens) into (n, out_dim).
+
+        Parameters
+        ----------
+        text : Tensor of shape (n, max_tokens)
+            Token ids, 0 for padding.
+        """
         mask = (text != 0).unsqueeze(-1).to(self.embedding.weight.dtype)
         summed = (self.embedding(text) * mask).sum(dim=1)
         pooled = summed / mask.sum(dim=1).clamp_min(1.0)
