@@ -69,11 +69,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     Parameters
     ----------
-    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment,
-    image_cache,
-    fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers,
-    fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping,
-    validation_fraction, device, precision, random_state, verbose, callbacks
+    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects;
         ``orthogonalize="auto"``, the default, orthogonalizes the deep part when it
         sees a structured column).

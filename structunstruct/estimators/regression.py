@@ -128,8 +128,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         it, linearly dependent columns of a parameter's design raise a ``ValueError``
         naming them, and diverging coefficients (separation) give a
         ``ConvergenceWarning``, ``converged_=False`` and a standard error of about 1e10.
-    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs,
-    early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
+    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         Training settings, as in :class:`~structunstruct.DeepSurv` (the validation rows
         are a random share; early stopping watches their negative log-likelihood).
 

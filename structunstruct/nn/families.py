@@ -472,6 +472,12 @@ class DistributionalPredictor(nn.Module):
         The location Fisher information at the structured predictors (intercepts,
         structured terms and offset; the deep part left out, so the weights do not
         depend on what they orthogonalize). ``None`` without a family or a cell.
+
+        Parameters
+        ----------
+        batch : dict of str to Tensor
+            Input tensors of one batch, by name (``"structured"``, further parameters'
+            ``"structured_<name>"``, optionally ``"offset"``).
         """
         location = self.location
         if self.family is None or getattr(location, "orthogonalization", None) is None:
