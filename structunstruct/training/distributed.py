@@ -174,13 +174,31 @@ def gather_with_grad(tensor: Tensor) -> tuple[Tensor, slice]:
     own : slice
         Rows of ``gathered`` that are this rank's.
     """
-    from torch.distributed.nn.functional import all_gather
-
     sizes = _gather_sizes(len(tensor), tensor.device)
-    parts = all_gather(_pad(tensor, max(sizes)))
+    longest = max(sizes)
+    stacked = _all_gather_autograd(_pad(tensor, longest))
+    parts = [stacked[r * longest:(r + 1) * longest] for r in range(len(sizes))]
     start = sum(sizes[:rank()])
     gathered = torch.cat([part[:size] for part, size in zip(parts, sizes)])
     return gathered, slice(start, start + len(tensor))
+
+
+def _all_gather_autograd(tensor: Tensor) -> Tensor:
+    """All ranks' equally long ``tensor`` concatenated along dim 0, with a backward pass.
+
+    torch's functional collective where it exists (its name has changed across
+    releases), else ``torch.distributed.nn.functional.all_gather`` (as open_clip does).
+    """
+    from torch.distributed import _functional_collectives as collectives
+
+    group = torch.distributed.group.WORLD
+    for name in ("all_gather_single_autograd", "all_gather_tensor_autograd"):
+        function = getattr(collectives, name, None)
+        if function is not None:
+            return function(tensor, gather_dim=0, group=group).wait()
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(tensor))
 
 
 @torch.no_grad()
@@ -232,8 +250,10 @@ def broadcast_module(module: nn.Module, src: int = 0) -> None:
 def wrap_data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
     """``module`` in :class:`~torch.nn.parallel.DistributedDataParallel` (itself alone).
 
-    DDP copies rank 0's weights to every rank when it is built. Parameters that a
-    step may leave unused (missing-modality embeddings, modality dropout) are allowed.
+    DDP copies rank 0's weights to every rank when it is built. A step may leave
+    parameters unused when a submodule says so (an attribute ``skips_parameters =
+    True``: encoders skipped for missing or dropped modalities); DDP then looks for
+    them after every backward pass.
     BatchNorm layers keep per-rank statistics (each rank normalizes with its shard's
     batch statistics; running statistics are broadcast from rank 0 at every forward).
     """
@@ -244,7 +264,8 @@ def wrap_data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
     device_ids = None
     if device.type == "cuda":
         device_ids = [device.index if device.index is not None else torch.cuda.current_device()]
-    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=True)
+    skips = any(getattr(m, "skips_parameters", False) for m in module.modules())
+    return DistributedDataParallel(module, device_ids=device_ids, find_unused_parameters=skips)
 
 
 __all__ = [
