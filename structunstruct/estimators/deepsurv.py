@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -12,13 +13,16 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
 from ..data import as_survival_target, parse_structured, resolve_roles
 from ..data.roles import check_is_dataframe
 from ..nn import cox_ph_loss
+from ..nn.losses import RiskSetMemory
+from ..training import TrainingConfig
+from ..training.samplers import get_batch_sampler
 from ._late_members import late_fusion_members
 from .base import (
     COMMON_CONSTRAINTS,
@@ -117,6 +121,16 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         tabular network a row never loses all its modalities at once (so an image that
         is the only input is never dropped).
     ties : {"efron", "breslow"}, default="efron"
+    batch_sampler : str, default="random"
+        How training rows are grouped into mini-batches: ``"random"`` (shuffled, nearly
+        equal batches) or ``"events"`` (every batch has an event and keeps tied times
+        together; :func:`~structunstruct.training.samplers.event_batches`), or a name
+        registered with :func:`~structunstruct.training.samplers.register_batch_sampler`.
+    risk_set_memory : int, optional
+        Keep the detached risk scores, times and events of this many most recent
+        training rows and add them to each batch's partial likelihood (a queue of past
+        scores, :class:`~structunstruct.nn.losses.RiskSetMemory`): small batches get
+        wider risk sets. ``None``: each batch forms its own risk sets.
     hidden_layers : sequence of int, default=(64, 32)
         Widths of the deep tabular MLP.
     fusion_layers : sequence of int, default=(32,)
@@ -162,7 +176,12 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     feature_names_in_, n_features_in_
     """
 
-    _parameter_constraints: dict = {**COMMON_CONSTRAINTS, "ties": [StrOptions({"efron", "breslow"})]}
+    _parameter_constraints: dict = {
+        **COMMON_CONSTRAINTS,
+        "ties": [StrOptions({"efron", "breslow"})],
+        "batch_sampler": [str],
+        "risk_set_memory": [Interval(Integral, 1, None, closed="left"), None],
+    }
     _supported_fusions = ("early", "joint", "late")
 
     def __init__(
@@ -184,6 +203,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
         ties: str = "efron",
+        batch_sampler: str = "random",
+        risk_set_memory: int | None = None,
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
@@ -215,6 +236,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.modality_dropout = modality_dropout
         self.fusion_layer = fusion_layer
         self.ties = ties
+        self.batch_sampler = batch_sampler
+        self.risk_set_memory = risk_set_memory
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
         self.dropout = dropout
@@ -245,6 +268,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_common_params()
+        get_batch_sampler(self.batch_sampler)  # an unknown name lists the known ones
         check_is_dataframe(X)
         target = as_survival_target(y, n_samples=len(X))
         if self.fusion == "late":
@@ -272,6 +296,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
             eta = design @ fit.coef
         self._store_fit(X, roles, builder, module, fit, eta, time, event)
         return self
+
+    def _training_config(self) -> TrainingConfig:
+        config = super()._training_config()
+        config.batch_sampler = get_batch_sampler(self.batch_sampler)
+        return config
 
     def _fit_late(self, X: pd.DataFrame, target: np.ndarray) -> DeepSurv:
         """One DeepSurv per modality, log-risks averaged (``LateFusion(combine="mean")``)."""
@@ -313,8 +342,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         tensors["event"] = torch.as_tensor(event, dtype=torch.float32)
         valid = stratified_holdout(event, self.validation_fraction, rng)
         ties = self.ties
+        memory = RiskSetMemory(self.risk_set_memory, ties) if self.risk_set_memory else None
 
         def loss_fn(outputs: dict, batch: dict) -> torch.Tensor:
+            if memory is not None and torch.is_grad_enabled():  # training steps, not validation
+                return memory.loss(outputs["eta"], batch["time"], batch["event"])
             return cox_ph_loss(outputs["eta"], batch["time"], batch["event"], ties)  # (n, 1)
 
         trainer = self._train(module, tensors, loss_fn, valid, seed)

@@ -58,6 +58,10 @@ class TrainingConfig:
         Validate and keep an exponential moving average of the weights with this
         per-step decay (:class:`~structunstruct.training.WeightAveraging`); ``None``
         keeps the last (or best) trained weights as they are.
+    batch_sampler : callable or None
+        ``sampler(tensors, batch_size, generator) -> list of row-index tensors``, drawn
+        once per epoch (:mod:`~structunstruct.training.samplers`); ``None``: shuffled
+        nearly equal batches (:func:`iterate_batches`).
     """
 
     lr: float = 1e-3
@@ -69,6 +73,7 @@ class TrainingConfig:
     verbose: bool = False
     grad_clip: float | None = 10.0
     ema_decay: float | None = 0.995
+    batch_sampler: Callable[..., list[Tensor]] | None = None
 
 
 def iterate_batches(
@@ -107,6 +112,17 @@ def iterate_batches(
         pieces = {k: torch.split(v[rows], block) for k, v in tensors.items()}
         for j in range(len(block)):
             yield {k: parts[j] for k, parts in pieces.items()}
+
+
+def iterate_indexed_batches(
+    tensors: Batch, indices: Sequence[Tensor], shard: tuple[int, int] | None = None
+) -> Iterator[dict[str, Tensor]]:
+    """Yield the batches of rows ``indices[0]``, ``indices[1]``, ... (with ``shard``: part ``rank`` of each)."""
+    for rows in indices:
+        if shard is not None:
+            lo, hi = distributed.shard_bounds(len(rows), *shard)
+            rows = rows[lo:hi]
+        yield {k: v[rows] for k, v in tensors.items()}
 
 
 def _batch_sizes(n: int, batch_size: int) -> list[int]:
@@ -293,14 +309,22 @@ class Trainer:
         self.module.eval()
         return self
 
+    def batches(self, train: Batch) -> Iterator[dict[str, Tensor]]:
+        """The mini-batches of one epoch (this rank's part of each under ``torch.distributed``)."""
+        world = distributed.world_size()
+        shard = (distributed.rank(), world) if world > 1 else None
+        batch_size = self.config.batch_size * world
+        if self.config.batch_sampler is None:
+            return iterate_batches(train, batch_size, self.generator, shard)
+        indices = self.config.batch_sampler(train, batch_size, self.generator)
+        return iterate_indexed_batches(train, indices, shard)
+
     def _run_epoch(
         self, epoch: int, train: Batch, valid: Batch | None, optimizer: torch.optim.Optimizer
     ) -> dict[str, Any]:
         start = time.perf_counter()
         losses = []
-        world = distributed.world_size()
-        shard = (distributed.rank(), world) if world > 1 else None
-        for batch in iterate_batches(train, self.config.batch_size * world, self.generator, shard):
+        for batch in self.batches(train):
             losses.append(self.train_step(to_device(batch, self.config.device), optimizer))
         train_loss = distributed.all_reduce_mean(float(torch.stack(losses).mean()))
         record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
