@@ -176,3 +176,17 @@ def test_shards_of_each_batch_make_up_the_single_process_batch():
     for step, batch in enumerate(single):
         assert torch.equal(torch.cat([s[step] for s in shards]), batch)
         assert max(len(s[step]) for s in shards) - min(len(s[step]) for s in shards) <= 1
+
+
+def test_init_distributed_outside_torchrun(monkeypatch):
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert distributed.init_distributed() is False  # a plain run: nothing to do
+    assert (distributed.rank(), distributed.world_size(), distributed.is_main_process()) == (0, 1, True)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    with pytest.raises(OSError, match="lacks.*MASTER_ADDR.*torchrun"):
+        distributed.init_distributed()
+    with distributed.sharded_batches():  # without a process group the batch is the whole batch
+        assert not distributed.in_sharded_batch()
+        value = distributed.global_mean(torch.tensor(6.0), 4)
+    assert float(value) == 1.5
