@@ -187,6 +187,9 @@ class Trainer:
     eval_module : nn.Module or None
         Module validated instead of ``module`` (set by
         :class:`~structunstruct.training.WeightAveraging` to its averaged copy).
+    train_module : nn.Module
+        Module the training steps run: ``module`` in DistributedDataParallel while a
+        ``fit`` runs under ``torch.distributed``, else ``module`` itself.
     """
 
     def __init__(
