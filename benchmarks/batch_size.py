@@ -56,17 +56,21 @@ def fit_one(X, y, seed: int, batch_size: int, setting: str, args) -> tuple[float
 def run(args) -> pd.DataFrame:
     csv = RESULTS / "batch_size.csv"
     done = pd.read_csv(csv) if csv.exists() else pd.DataFrame(
-        columns=["seed", "batch_size", "setting", "c_index", "oracle_c", "seconds"])
+        columns=["seed", "batch_size", "max_epochs", "setting", "c_index", "oracle_c", "seconds"])
+    if "max_epochs" not in done:  # rows of the first run: 15 epochs
+        done.insert(2, "max_epochs", 15)
     for seed in args.seeds:
         X, y, risk = su.datasets.make_survival_images(n=args.n, random_state=seed, return_risk=True)
         oracle = float(concordance_index_harrell(y[args.n_train:], risk[args.n_train:]))
         for batch_size in args.batch_sizes:
             for setting in ("plain", "sampler+memory"):
-                key = (done.seed == seed) & (done.batch_size == batch_size) & (done.setting == setting)
+                key = ((done.seed == seed) & (done.batch_size == batch_size)
+                       & (done.max_epochs == args.max_epochs) & (done.setting == setting))
                 if key.any():
                     continue
                 c_index, seconds = fit_one(X, y, seed, batch_size, setting, args)
-                row = {"seed": seed, "batch_size": batch_size, "setting": setting,
+                row = {"seed": seed, "batch_size": batch_size, "max_epochs": args.max_epochs,
+                       "setting": setting,
                        "c_index": c_index, "oracle_c": oracle, "seconds": seconds}
                 print(row, flush=True)
                 done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
@@ -75,13 +79,13 @@ def run(args) -> pd.DataFrame:
 
 
 def write_table(done: pd.DataFrame, args) -> None:
-    summary = done.groupby(["batch_size", "setting"]).agg(
+    summary = done.groupby(["batch_size", "max_epochs", "setting"]).agg(
         seeds=("seed", "nunique"), c_mean=("c_index", "mean"), c_sd=("c_index", "std"),
         seconds=("seconds", "mean")).reset_index()
     table = summary.assign(
         **{"Harrell C": [f"{m:.3f} ± {s:.3f}" for m, s in zip(summary.c_mean, summary.c_sd.fillna(0))],
            "fit s": summary.seconds.round(0).astype(int)}
-    ).pivot(index="batch_size", columns="setting", values=["Harrell C", "fit s"])
+    ).pivot(index=["batch_size", "max_epochs"], columns="setting", values=["Harrell C", "fit s"])
     table.columns = [f"{a} ({b})" for a, b in table.columns]
     oracle = done.groupby("seed").oracle_c.first()
     lines = [
