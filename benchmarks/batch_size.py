@@ -87,6 +87,7 @@ def write_table(done: pd.DataFrame, args) -> None:
            "fit s": summary.seconds.round(0).astype(int)}
     ).pivot(index=["batch_size", "max_epochs"], columns="setting", values=["Harrell C", "fit s"])
     table.columns = [f"{a} ({b})" for a, b in table.columns]
+    table.index = pd.Index([f"{b}, {e}" for b, e in table.index], name="batch size, max epochs")
     oracle = done.groupby("seed").oracle_c.first()
     lines = [
         "# Image Cox at small batch sizes: the 'events' sampler and the risk-set memory",
