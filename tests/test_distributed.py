@@ -9,8 +9,9 @@ check, each worker writing its numbers to ``tmp_path``; the assertions run here.
   times), the PAMM Poisson loss and the normal family's negative log-likelihood. The
   module is float64, so the only differences are the order of float64 sums
   (~1e-15); the bound is the issue's 1e-6 relative.
-- ``DeepSurv.fit`` under 2 processes with ``batch_size=16`` matches one process with
-  ``batch_size=32`` (see :func:`test_fit_under_two_processes_matches_one_process`).
+- ``DeepSurv.fit`` and ``SemiStructuredRegressor.fit`` under 2 processes with
+  ``batch_size=16`` match one process with ``batch_size=32`` (see
+  :func:`test_fit_under_two_processes_matches_one_process`).
 """
 
 from __future__ import annotations
@@ -106,6 +107,20 @@ def _deepsurv(batch_size: int):
     )
 
 
+def _regressor(batch_size: int):
+    from structunstruct import SemiStructuredRegressor
+
+    return SemiStructuredRegressor(
+        structured=["age"], tabular=["tsize", "pnodes"], dropout=0.0, batch_size=batch_size,
+        hidden_layers=(8,), max_epochs=3, random_state=0, device="cpu",
+    )
+
+
+def _regression_data():
+    X, _ = _survival_data()
+    return X, np.log(X["progrec"].to_numpy() + 1.0)
+
+
 def _worker(rank: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     torch.distributed.init_process_group(
@@ -117,6 +132,9 @@ def _worker(rank: int, port: int, out: str) -> None:
         model = _deepsurv(batch_size=16).fit(X, y)  # global batch: 32 rows
         results["fit_eta"] = model.predict(X)
         results["fit_valid_loss"] = np.array([r["valid_loss"] for r in model.history_])
+        X, y = _regression_data()
+        results["regression_mean"] = _regressor(batch_size=16).fit(X.drop(columns="progrec"), y).predict(
+            X.drop(columns="progrec"))
         np.savez(f"{out}/rank{rank}.npz", **results)
     finally:
         torch.distributed.destroy_process_group()
@@ -190,3 +208,14 @@ def test_init_distributed_outside_torchrun(monkeypatch):
         assert not distributed.in_sharded_batch()
         value = distributed.global_mean(torch.tensor(6.0), 4)
     assert float(value) == 1.5
+
+
+def test_distributional_fit_under_two_processes_matches_one_process(two_process_results):
+    """SemiStructuredRegressor (normal): the same arithmetic as above, for a row-mean loss."""
+    X, y = _regression_data()
+    X = X.drop(columns="progrec")
+    single = _regressor(batch_size=32).fit(X, y).predict(X)
+    two = [r["regression_mean"] for r in two_process_results]
+    np.testing.assert_array_equal(two[0], two[1])
+    np.testing.assert_allclose(two[0], single, atol=1e-5)
+    assert np.ptp(single) > 0.1
