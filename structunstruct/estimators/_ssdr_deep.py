@@ -9,6 +9,7 @@ import torch
 
 from ..classical.distributional import SmoothPenalty
 from ..nn.families import DistributionalPredictor, Family
+from ..training.distributed import global_mean
 
 DEEP_STRATEGIES = ("joint", "two_stage", "post_hoc")
 
@@ -75,7 +76,8 @@ def make_loss(
     ]
 
     def loss_fn(outputs: dict, batch: dict) -> torch.Tensor:
-        nll = -family.log_prob(outputs["eta"].float(), batch["y"].float()).mean()
+        log_prob = family.log_prob(outputs["eta"].float(), batch["y"].float())
+        nll = -global_mean(log_prob.sum(), len(log_prob))  # the global batch's mean under DDP
         for parameter, columns, matrix in penalties:
             w = _weights(module, parameter)[columns]
             nll = nll + 0.5 * (w @ matrix.to(w.device) @ w) / n_rows

@@ -30,6 +30,7 @@ from ..training import (
     EarlyStopping,
     Trainer,
     TrainingConfig,
+    distributed,
     local_torch_seed,
     predict_outputs,
     resolve_device,
@@ -141,10 +142,13 @@ class SemiStructuredMixin:
             )
 
     def _random_generators(self) -> tuple[np.random.Generator, int]:
-        rng = np.random.default_rng(
-            self.random_state if not isinstance(self.random_state, np.random.RandomState)
-            else self.random_state.randint(2**31)
-        )
+        state = self.random_state
+        if isinstance(state, np.random.RandomState):
+            state = state.randint(2**31)
+        if distributed.is_distributed() and not isinstance(state, Integral):
+            # every rank must draw the same split and shuffles: rank 0's entropy
+            state = distributed.broadcast_object(np.random.default_rng(state).integers(2**63))
+        rng = np.random.default_rng(state)
         return rng, int(rng.integers(2**31 - 1))
 
     # -- inputs ----------------------------------------------------------------------
@@ -258,7 +262,7 @@ class SemiStructuredMixin:
         if valid is not None and self.early_stopping:
             callbacks.append(EarlyStopping(patience=int(self.early_stopping)))
         generator = torch.Generator().manual_seed(seed)
-        with local_torch_seed(seed + 1, config.device):
+        with local_torch_seed(seed + 1 + distributed.rank(), config.device):  # own dropout per rank
             trainer = Trainer(module, loss_fn, config, callbacks, generator).fit(train, valid)
         module.to("cpu")
         return trainer

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,9 @@ from ..classical.diagnostics import check_identifiable
 from ..data import as_survival_target, parse_structured, resolve_roles
 from ..data.leakage import survival_targets
 from ..nn import cox_ph_loss
+from ..nn.losses import RiskSetMemory
+from ..training import TrainingConfig
+from ..training.samplers import get_batch_sampler
 from ._frames import fit_frame, predict_frame, survival_output
 from ._late_members import late_fusion_members
 from .base import (
@@ -154,6 +158,16 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         columns raise a ``ValueError`` naming them (before training), and coefficients
         that diverge (separation, monotone likelihood) give a ``ConvergenceWarning``
         naming them, ``converged_=False`` and a standard error of about 1e10.
+    batch_sampler : str, default="random"
+        How training rows are grouped into mini-batches: ``"random"`` (shuffled, nearly
+        equal batches) or ``"events"`` (every batch has an event and keeps tied times
+        together; :func:`~structunstruct.training.samplers.event_batches`), or a name
+        registered with :func:`~structunstruct.training.samplers.register_batch_sampler`.
+    risk_set_memory : int, optional
+        Keep the detached risk scores, times and events of this many most recent
+        training rows and add them to each batch's partial likelihood (a queue of past
+        scores, :class:`~structunstruct.nn.losses.RiskSetMemory`): small batches get
+        wider risk sets. ``None``: each batch forms its own risk sets.
     hidden_layers : sequence of int, default=(64, 32)
         Widths of the deep tabular MLP.
     fusion_layers : sequence of int, default=(32,)
@@ -205,6 +219,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         **COMMON_CONSTRAINTS,
         "ties": [StrOptions({"efron", "breslow"})],
         "penalizer": [Interval(Real, 0, None, closed="left")],
+        "batch_sampler": [str],
+        "risk_set_memory": [Interval(Integral, 1, None, closed="left"), None],
     }
     _supported_fusions = ("early", "joint", "late")
 
@@ -228,6 +244,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         fusion_layer: str = "concat",
         ties: str = "efron",
         penalizer: float = 0.0,
+        batch_sampler: str = "random",
+        risk_set_memory: int | None = None,
         hidden_layers: Sequence[int] = (64, 32),
         fusion_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
@@ -260,6 +278,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.fusion_layer = fusion_layer
         self.ties = ties
         self.penalizer = penalizer
+        self.batch_sampler = batch_sampler
+        self.risk_set_memory = risk_set_memory
         self.hidden_layers = hidden_layers
         self.fusion_layers = fusion_layers
         self.dropout = dropout
@@ -290,6 +310,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         """
         self._validate_params()
         self._check_common_params()
+        get_batch_sampler(self.batch_sampler)  # an unknown name lists the known ones
         X = fit_frame(self, X)
         target = as_survival_target(y, n_samples=len(X))
         if self.fusion == "late":
@@ -320,6 +341,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
             eta = design @ fit.coef
         self._store_fit(X, roles, builder, module, fit, eta, time, event)
         return self
+
+    def _training_config(self) -> TrainingConfig:
+        config = super()._training_config()
+        config.batch_sampler = get_batch_sampler(self.batch_sampler)
+        return config
 
     def _fit_late(self, X: pd.DataFrame, target: np.ndarray) -> DeepSurv:
         """One DeepSurv per modality, log-risks averaged (``LateFusion(combine="mean")``)."""
@@ -362,8 +388,11 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         ties = self.ties
         if module.orthogonalization is not None:  # the slopes start where the cell lets them end
             _set_structured_weights(module, fit_cox(design, time, event, ties=ties).coef)
+        memory = RiskSetMemory(self.risk_set_memory, ties) if self.risk_set_memory else None
 
         def loss_fn(outputs: dict, batch: dict) -> torch.Tensor:
+            if memory is not None and torch.is_grad_enabled():  # training steps, not validation
+                return memory.loss(outputs["eta"], batch["time"], batch["event"])
             return cox_ph_loss(outputs["eta"], batch["time"], batch["event"], ties)  # (n, 1)
 
         trainer = self._train(module, tensors, loss_fn, valid, seed)

@@ -159,6 +159,10 @@ class MissingModalities(nn.Module):
         :func:`modality_keep_mask`); set when the predictor has no other input.
     """
 
+    #: A step may leave an encoder unused (every row of a batch without its modality):
+    #: data-parallel training must then look for unused parameters.
+    skips_parameters = True
+
     def __init__(self, dims: Mapping[str, int], p: float = 0.0, keep_one: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from ..training.distributed import global_mean
 from .predictor import AdditivePredictor
 
 
@@ -30,10 +31,12 @@ def poisson_offset_loss(eta: Tensor, offset: Tensor, events: Tensor) -> Tensor:
     Returns
     -------
     Tensor
-        Scalar ``mean(exp(eta + offset) - events * (eta + offset))``.
+        Scalar ``mean(exp(eta + offset) - events * (eta + offset))``; on one rank's
+        shard of a global batch, its share of the global mean
+        (:func:`~structunstruct.training.distributed.global_mean`).
     """
     linear = eta + offset
-    return (torch.exp(linear) - events * linear).mean()
+    return global_mean((torch.exp(linear) - events * linear).sum(), len(linear))
 
 
 def piecewise_exponential_loss(log_hazard: Tensor, exposure: Tensor, status: Tensor) -> Tensor:
@@ -52,14 +55,15 @@ def piecewise_exponential_loss(log_hazard: Tensor, exposure: Tensor, status: Ten
     -------
     Tensor
         Scalar: the summed negative log-likelihood divided by the number of at-risk
-        cells (PED rows) in the batch.
+        cells (PED rows) in the batch (on one rank's shard of a global batch: of the
+        global batch, :func:`~structunstruct.training.distributed.global_mean`).
     """
     at_risk = exposure > 0
     log_exposure = torch.log(torch.where(at_risk, exposure, torch.ones_like(exposure)))
     linear = log_hazard.float() + log_exposure
     nll = exposure * torch.exp(log_hazard.float()) - status * linear
     nll = torch.where(at_risk, nll, torch.zeros_like(nll))
-    return nll.sum() / at_risk.sum().clamp_min(1)
+    return global_mean(nll.sum(), at_risk.sum())
 
 
 class PiecewiseExponentialLoss(nn.Module):

@@ -1,5 +1,6 @@
 """The one training loop, its callbacks, device/precision handling and seeding."""
 
+from . import distributed
 from .callbacks import Callback, EarlyStopping, WeightAveraging
 from .device import autocast, local_torch_seed, resolve_device, resolve_precision
 from .loop import Trainer, TrainingConfig, iterate_batches, predict_outputs
@@ -13,6 +14,7 @@ __all__ = [
     "TrainingConfig",
     "WeightAveraging",
     "autocast",
+    "distributed",
     "iterate_batches",
     "local_torch_seed",
     "predict_outputs",

@@ -4,6 +4,16 @@
 ``validation_step`` on the held-out rows, records ``history`` and hands each record to
 the callbacks (early stopping, pruning, ...). Data are dicts of tensors; the loop
 knows nothing of DataFrames or of the model family (the loss is a function).
+
+Under ``torch.distributed`` (a process group of several processes, e.g. started by
+``torchrun`` and :func:`~structunstruct.training.distributed.init_distributed`) the
+same ``fit`` trains data-parallel: the module is wrapped in DistributedDataParallel,
+``batch_size`` rows per process make a global batch of ``batch_size * world_size``
+rows drawn exactly as one process would draw it, each rank trains on its part of it
+(losses see the global batch, :mod:`~structunstruct.training.distributed`), the
+validation loss is that of all validation rows (each rank evaluates its share, the
+outputs are gathered), rank 0's early-stopping decision is broadcast and its final
+weights are copied to every rank. Every rank holds all rows in memory.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from .callbacks import Callback, WeightAveraging
 from .device import autocast
 from .optim import AdamW, fused_kernel_available
@@ -47,6 +58,10 @@ class TrainingConfig:
         Validate and keep an exponential moving average of the weights with this
         per-step decay (:class:`~structunstruct.training.WeightAveraging`); ``None``
         keeps the last (or best) trained weights as they are.
+    batch_sampler : callable or None
+        ``sampler(tensors, batch_size, generator) -> list of row-index tensors``, drawn
+        once per epoch (:mod:`~structunstruct.training.samplers`); ``None``: shuffled
+        nearly equal batches (:func:`iterate_batches`).
     """
 
     lr: float = 1e-3
@@ -58,10 +73,14 @@ class TrainingConfig:
     verbose: bool = False
     grad_clip: float | None = 10.0
     ema_decay: float | None = 0.995
+    batch_sampler: Callable[..., list[Tensor]] | None = None
 
 
 def iterate_batches(
-    tensors: Batch, batch_size: int, generator: torch.Generator | None = None
+    tensors: Batch,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> Iterator[dict[str, Tensor]]:
     """Yield mini-batches of a dict of equally long tensors.
 
@@ -71,6 +90,12 @@ def iterate_batches(
     gathered with one indexing call per tensor and the batches are contiguous slices of
     that copy: the same batches as indexing each one, in far fewer tensor operations.
 
+    With ``shard=(rank, world_size)`` the batches are drawn as above (``batch_size`` is
+    then the global batch) and only part ``rank`` of each (contiguous, nearly equal
+    parts, :func:`~structunstruct.training.distributed.shard_bounds`) is yielded: every
+    rank, drawing with an identically seeded ``generator``, gets the same number of
+    batches, and together they make up the single-process batches.
+
     Parameters
     ----------
     tensors : dict of str to Tensor
@@ -79,21 +104,55 @@ def iterate_batches(
         Rows per batch (at most).
     generator : torch.Generator, optional
         Shuffles the rows when given.
+    shard : tuple of (int, int), optional
+        ``(rank, world_size)``: yield only this rank's part of each batch.
     """
     n = len(next(iter(tensors.values())))
-    n_batches = max(1, math.ceil(n / batch_size))
     index = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    small, n_large = divmod(n, n_batches)  # torch.tensor_split's sizes: larger ones first
-    sizes = [small + 1] * n_large + [small] * (n_batches - n_large)
+    sizes = _batch_sizes(n, batch_size)
+    if shard is not None:
+        yield from _shards_of_batches(tensors, index, sizes, *shard)
+        return
+    small = sizes[-1]
     per_gather = _batches_per_gather(tensors, n, small + 1)
     start = 0
-    for first in range(0, n_batches, per_gather):
+    for first in range(0, len(sizes), per_gather):
         block = sizes[first:first + per_gather]
         rows = index[start:start + sum(block)]
         start += sum(block)
         pieces = {k: torch.split(v[rows], block) for k, v in tensors.items()}
         for j in range(len(block)):
             yield {k: parts[j] for k, parts in pieces.items()}
+
+
+def iterate_indexed_batches(
+    tensors: Batch, indices: Sequence[Tensor], shard: tuple[int, int] | None = None
+) -> Iterator[dict[str, Tensor]]:
+    """Yield the batches of rows ``indices[0]``, ``indices[1]``, ... (with ``shard``: part ``rank`` of each)."""
+    for rows in indices:
+        if shard is not None:
+            lo, hi = distributed.shard_bounds(len(rows), *shard)
+            rows = rows[lo:hi]
+        yield {k: v[rows] for k, v in tensors.items()}
+
+
+def _batch_sizes(n: int, batch_size: int) -> list[int]:
+    """Sizes of ``ceil(n / batch_size)`` nearly equal batches (``torch.tensor_split``'s: larger first)."""
+    n_batches = max(1, math.ceil(n / batch_size))
+    small, n_large = divmod(n, n_batches)
+    return [small + 1] * n_large + [small] * (n_batches - n_large)
+
+
+def _shards_of_batches(
+    tensors: Batch, index: Tensor, sizes: list[int], rank: int, world_size: int
+) -> Iterator[dict[str, Tensor]]:
+    """Part ``rank`` of each batch of ``index`` (batches of ``sizes`` rows, in order)."""
+    start = 0
+    for size in sizes:
+        lo, hi = distributed.shard_bounds(size, rank, world_size)
+        rows = index[start + lo:start + hi]
+        start += size
+        yield {k: v[rows] for k, v in tensors.items()}
 
 
 #: Most bytes gathered at once by :func:`iterate_batches` (at least one batch is).
@@ -139,6 +198,9 @@ class Trainer:
     eval_module : nn.Module or None
         Module validated instead of ``module`` (set by
         :class:`~structunstruct.training.WeightAveraging` to its averaged copy).
+    train_module : nn.Module
+        Module the training steps run: ``module`` in DistributedDataParallel while a
+        ``fit`` runs under ``torch.distributed``, else ``module`` itself.
     """
 
     def __init__(
@@ -163,6 +225,7 @@ class Trainer:
         self.best_epoch: int | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.eval_module: nn.Module | None = None
+        self.train_module: nn.Module = module
 
     def evaluated_module(self) -> nn.Module:
         """The module that is validated: ``eval_module`` when set, else ``module``."""
@@ -208,6 +271,11 @@ class Trainer:
     def train_step(self, batch: Batch, optimizer: torch.optim.Optimizer) -> Tensor:
         """One optimisation step; returns the (detached) batch loss.
 
+        Under ``torch.distributed`` the batch is this rank's shard of the global batch,
+        the forward pass runs through DistributedDataParallel (``train_module``) and the
+        loss is evaluated inside
+        :func:`~structunstruct.training.distributed.sharded_batches`.
+
         Parameters
         ----------
         batch : dict of str to Tensor
@@ -220,14 +288,15 @@ class Trainer:
         Tensor
         """
         if not self.module.training:  # set once per epoch, not walked every batch
-            self.module.train()
+            self.train_module.train()
         # the optimizer's parameters: the trainable ones, without walking the module tree
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for p in params:  # zero_grad(set_to_none=True) without its profiling wrapper
             p.grad = None
         with autocast(self.config.device, self.config.autocast_dtype):
-            outputs = self.module(batch)
-        loss = self.get_loss(_as_float(outputs), batch)
+            outputs = self.train_module(batch)
+        with distributed.sharded_batches(self.train_module is not self.module):
+            loss = self.get_loss(_as_float(outputs), batch)
         loss.backward()
         if self.config.grad_clip:
             clip_grad_norm(params, self.config.grad_clip)
@@ -238,6 +307,10 @@ class Trainer:
     def validation_step(self, data: Batch) -> float:
         """Loss on the whole validation set (forward in batches, loss on all rows).
 
+        Under ``torch.distributed`` each rank evaluates the module on its contiguous
+        share of the rows and the outputs are gathered, so every rank computes the
+        same loss of all validation rows.
+
         Parameters
         ----------
         data : dict of str to Tensor
@@ -247,7 +320,14 @@ class Trainer:
         -------
         float
         """
-        outputs = predict_outputs(self.evaluated_module(), data, self.config)
+        if distributed.is_distributed():
+            n = len(next(iter(data.values())))
+            lo, hi = distributed.shard_bounds(n, distributed.rank(), distributed.world_size())
+            share = predict_outputs(self.evaluated_module(), {k: v[lo:hi] for k, v in data.items()},
+                                    self.config)
+            outputs = {k: distributed.gather(v) for k, v in share.items()}
+        else:
+            outputs = predict_outputs(self.evaluated_module(), data, self.config)
         targets = {k: v.to(self.config.device) for k, v in data.items()}
         return float(self.get_loss(outputs, targets))
 
@@ -267,6 +347,7 @@ class Trainer:
             ``self``, with ``history``.
         """
         self.module.to(self.config.device)
+        self.train_module = distributed.wrap_data_parallel(self.module, self.config.device)
         self.optimizer = optimizer = self.configure_optimizer()
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -278,21 +359,35 @@ class Trainer:
                 epochs.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k.endswith("loss")})
             for cb in self.callbacks:
                 cb.on_epoch_end(self, record)
+            self.stop_training = distributed.broadcast_flag(self.stop_training)  # rank 0 decides
             if self.stop_training:
                 break
         for cb in self.callbacks:
             cb.on_train_end(self)
+        distributed.broadcast_module(self.module)  # rank 0's final weights everywhere
+        self.train_module = self.module
         self.module.eval()
         return self
+
+    def batches(self, train: Batch) -> Iterator[dict[str, Tensor]]:
+        """The mini-batches of one epoch (this rank's part of each under ``torch.distributed``)."""
+        world = distributed.world_size()
+        shard = (distributed.rank(), world) if world > 1 else None
+        batch_size = self.config.batch_size * world
+        if self.config.batch_sampler is None:
+            return iterate_batches(train, batch_size, self.generator, shard)
+        indices = self.config.batch_sampler(train, batch_size, self.generator)
+        return iterate_indexed_batches(train, indices, shard)
 
     def _run_epoch(
         self, epoch: int, train: Batch, valid: Batch | None, optimizer: torch.optim.Optimizer
     ) -> dict[str, Any]:
         start = time.perf_counter()
         losses = []
-        for batch in iterate_batches(train, self.config.batch_size, self.generator):
+        for batch in self.batches(train):
             losses.append(self.train_step(to_device(batch, self.config.device), optimizer))
-        record: dict[str, Any] = {"epoch": epoch, "train_loss": float(torch.stack(losses).mean())}
+        train_loss = distributed.all_reduce_mean(float(torch.stack(losses).mean()))
+        record: dict[str, Any] = {"epoch": epoch, "train_loss": train_loss}
         if valid is not None:
             record["valid_loss"] = self.validation_step(valid)
         record["seconds"] = time.perf_counter() - start
