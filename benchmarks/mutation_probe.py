@@ -8,7 +8,8 @@ with ``-x`` and a timeout, the outcome is recorded (killed: a test failed or err
 survived: every test passed) and the file is restored. A mutant whose original text is
 not found (or is found more than once) is reported as "not applicable" and skipped.
 
-Run from the repository root (it edits the working tree and restores it)::
+Run from the repository root (it edits the working tree and restores it, also when
+interrupted or terminated; run it on a copy of the tree to keep working meanwhile)::
 
     OMP_NUM_THREADS=1 PYTHONPATH=$PWD python -m benchmarks.mutation_probe \
         --output benchmarks/results/mutation_probe.md
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -41,27 +43,30 @@ class Mutant:
     what: str
 
 
-#: Test files that cover each mutated module (paths relative to the package).
+#: Test files that cover each mutated module (paths relative to the package), fast ones
+#: first: with ``-x`` a killed mutant stops at its first failing test.
 TESTS: dict[str, tuple[str, ...]] = {
-    "nn/losses.py": ("tests/test_losses.py", "tests/test_properties.py", "tests/test_deepsurv.py"),
-    "nn/pamm.py": ("tests/test_properties.py", "tests/test_pamm.py"),
-    "nn/orthogonalization.py": ("tests/test_deepsurv.py", "tests/test_pamm.py", "tests/test_regression.py"),
-    "nn/families.py": ("tests/test_properties.py", "tests/test_families.py", "tests/test_regression.py"),
+    "nn/losses.py": ("tests/test_losses.py", "tests/test_properties.py", "tests/test_trained_math.py",
+                     "tests/test_deepsurv.py"),
+    "nn/pamm.py": ("tests/test_properties.py", "tests/test_trained_math.py", "tests/test_pamm.py"),
+    "nn/orthogonalization.py": ("tests/test_trained_math.py", "tests/test_deepsurv.py", "tests/test_pamm.py",
+                                "tests/test_regression.py"),
+    "nn/families.py": ("tests/test_families.py", "tests/test_properties.py", "tests/test_regression.py"),
     "nn/encoders/pixels.py": ("tests/test_image_storage.py", "tests/test_early_fusion.py"),
-    "data/inputs.py": ("tests/test_image_storage.py", "tests/test_early_fusion.py", "tests/test_image_cache.py"),
-    "data/ped.py": ("tests/test_ped.py", "tests/test_pamm.py"),
-    "classical/cox.py": ("tests/test_cox_classical.py", "tests/test_deepsurv.py"),
-    "classical/glm.py": ("tests/test_pamm.py", "tests/test_regression.py"),
-    "classical/distributional.py": ("tests/test_regression.py", "tests/test_families.py"),
-    "metrics/_concordance.py": ("tests/test_properties.py", "tests/test_metrics.py"),
-    "metrics/_brier.py": ("tests/test_metrics.py",),
-    "metrics/_auc.py": ("tests/test_metrics.py",),
-    "metrics/_validation.py": ("tests/test_metrics.py",),
-    "estimators/late.py": ("tests/test_late_fusion.py",),
-    "estimators/pamm.py": ("tests/test_pamm.py",),
-    "estimators/deepsurv.py": ("tests/test_deepsurv.py",),
-    "estimators/regression.py": ("tests/test_regression.py", "tests/test_families.py"),
-    "estimators/_ssdr_deep.py": ("tests/test_regression.py", "tests/test_families.py"),
+    "data/inputs.py": ("tests/test_image_storage.py", "tests/test_image_cache.py", "tests/test_early_fusion.py"),
+    "data/ped.py": ("tests/test_ped.py", "tests/test_trained_math.py", "tests/test_pamm.py"),
+    "classical/cox.py": ("tests/test_cox_classical.py", "tests/test_trained_math.py", "tests/test_deepsurv.py"),
+    "classical/glm.py": ("tests/test_trained_math.py", "tests/test_pamm.py", "tests/test_regression.py"),
+    "classical/distributional.py": ("tests/test_families.py", "tests/test_trained_math.py", "tests/test_regression.py"),
+    "metrics/_concordance.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "metrics/_brier.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "metrics/_auc.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "metrics/_validation.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "estimators/late.py": ("tests/test_trained_math.py", "tests/test_late_fusion.py"),
+    "estimators/pamm.py": ("tests/test_trained_math.py", "tests/test_pamm.py"),
+    "estimators/deepsurv.py": ("tests/test_trained_math.py", "tests/test_deepsurv.py"),
+    "estimators/regression.py": ("tests/test_trained_math.py", "tests/test_families.py", "tests/test_regression.py"),
+    "estimators/_ssdr_deep.py": ("tests/test_trained_math.py", "tests/test_families.py", "tests/test_regression.py"),
 }
 
 M = Mutant
@@ -338,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in mutants:
             print(f"{m.name:32s} {m.path:30s} {m.what}")
         return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # restore the file when killed
     outcomes = []
     for m in mutants:
         outcome = probe(m, args.timeout)
