@@ -213,8 +213,11 @@ def test_ipcw_metrics_with_a_distinct_y_train_equal_scikit_survival(seed):
     rng = np.random.default_rng(seed)
     y_train, y_test = _train_and_test(rng)
     risk = -np.log(y_test["time"]) + rng.normal(0, 1, len(y_test))
-    upper = min(np.quantile(y_test["time"][y_test["event"]], 0.8), y_train["time"].max() - 0.05)
-    times = np.linspace(np.quantile(y_test["time"], 0.1), upper, 5)
+    # evaluation times at event times of y_test (an event exactly at the last time is a case)
+    event_times = np.unique(y_test["time"][y_test["event"]])
+    event_times = event_times[(event_times > np.quantile(y_test["time"], 0.1)) & (event_times < y_train["time"].max())]
+    times = event_times[np.linspace(0, int(0.8 * (len(event_times) - 1)), 5).round().astype(int)]
+    upper = times[-1]
     survival = np.exp(-np.outer(np.exp(risk), times) / 10)
     ref_auc, ref_mean = sksurv_metrics.cumulative_dynamic_auc(y_train, y_test, risk, times)
     _, ours_auc = metrics.time_dependent_auc(y_test, risk, y_train=y_train, times=times)

@@ -187,12 +187,13 @@ def test_regressor_trains_on_the_normal_likelihood_with_the_scale_columns():
     expected = -stats.norm(eta[:, 0], np.exp(eta[:, 1])).logpdf(target).mean()
     assert first.loss == pytest.approx(expected, rel=1e-5)
     # rows of the batch found by their (unique) y: the scale predictor in training is
-    # affine in x2 with the slope of the structured start (log-sd slope 0.6)
+    # affine in x2, started at the structured fit (log sd -0.7 + 0.6 x2)
     rows = pd.Series(np.arange(len(y)), index=y.astype(np.float32)).loc[target.astype(np.float32)].to_numpy()
     x2 = X["x2"].to_numpy()[rows]
-    slope = _slopes_on(eta[:, 1], x2[:, None])[0]
+    slope, intercept = np.polyfit(x2, eta[:, 1], 1)
     assert slope == pytest.approx(0.6, abs=0.2)
-    np.testing.assert_allclose(eta[:, 1], np.polyval(np.polyfit(x2, eta[:, 1], 1), x2), atol=1e-4)
+    assert intercept == pytest.approx(-0.7, abs=0.25)  # log sd, not the location's intercept (1)
+    np.testing.assert_allclose(eta[:, 1], intercept + slope * x2, atol=1e-4)
 
 
 # -- LateFusion --------------------------------------------------------------------------------
