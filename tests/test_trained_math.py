@@ -27,14 +27,18 @@ FAST = {"max_epochs": 2, "batch_size": 64, "random_state": 0, "dropout": 0.0}
 
 
 class FirstBatch(Callback):
-    """Record the first training batch, the module's outputs on it and the loss."""
+    """Record the first (``last=True``: the last) training batch, the module's outputs
+    on it, its weights at that step and the loss."""
+
+    def __init__(self, last: bool = False) -> None:
+        self.last = last
 
     def on_train_begin(self, trainer) -> None:
         get_loss = trainer.get_loss
 
         def recording(outputs, batch):
             loss = get_loss(outputs, batch)
-            if not hasattr(self, "loss"):
+            if self.last or not hasattr(self, "loss"):
                 self.training = trainer.module.training
                 self.outputs = {k: v.detach().double() for k, v in outputs.items()}
                 self.batch = {k: v.detach() for k, v in batch.items()}
@@ -231,3 +235,24 @@ def test_late_fusion_stacking_is_a_cox_fit_on_out_of_fold_predictions(data):
     frame = pd.DataFrame(oof, columns=["clinical", "nodes"]).assign(T=y["time"], E=y["event"])
     reference = CoxPHFitter().fit(frame, "T", "E")
     np.testing.assert_allclose(model.weights_, reference.params_.to_numpy(), rtol=1e-3)
+
+
+def test_regressor_deep_loss_adds_the_smoothing_penalty():
+    """Mean negative log-likelihood plus 0.5 lambda w' S w / n for each smooth, with the
+    structured-only fit's lambda, on the spline weights the network holds at that step."""
+    X, y = _heteroscedastic()
+    structured = "x1 + s(x2)"
+    alone = su.SemiStructuredRegressor(family="normal", structured=structured, tabular=[]).fit(X, y)
+    last = FirstBatch(last=True)
+    # two-stage: the spline weights stay at the structured fit, so the penalty is not tiny
+    model = su.SemiStructuredRegressor(family="normal", structured=structured, tabular=["x3"], callbacks=[last],
+                                       deep_strategy="two_stage", validation_fraction=0.0, **FAST).fit(X, y)
+    eta, target = last.outputs["eta"].numpy(), last.batch["y"].double().numpy()
+    nll = -stats.norm(eta[:, 0], np.exp(eta[:, 1])).logpdf(target).mean()
+    weights = last.module.location.structured.weight.detach().double().numpy()[0]
+    blocks = model.parts_.designs[0].penalty_blocks
+    assert len(blocks) == 1 and len(alone.structured_fit_.smoothing) == 1
+    penalty = sum(0.5 * lam * weights[b.columns] @ b.matrix @ weights[b.columns]
+                  for lam, b in zip(alone.structured_fit_.smoothing, blocks, strict=True)) / len(y)
+    assert penalty > 1e-3 * abs(nll)
+    assert last.loss == pytest.approx(nll + penalty, rel=1e-5)
