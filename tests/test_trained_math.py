@@ -42,7 +42,7 @@ class FirstBatch(Callback):
                 self.training = trainer.module.training
                 self.outputs = {k: v.detach().double() for k, v in outputs.items()}
                 self.batch = {k: v.detach() for k, v in batch.items()}
-                self.loss = float(loss)
+                self.loss = float(loss.detach())
                 self.module = copy.deepcopy(trainer.module)  # the weights of this step
             return loss
 
