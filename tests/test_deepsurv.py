@@ -131,4 +131,7 @@ def test_joint_fusion_beats_tabular_only():
     c_joint = concordance_index_harrell(y[test], joint.predict(X[test]))
     c_oracle = concordance_index_harrell(y[test], risk[test])
     assert c_joint > c_tab + 0.02
+    # the joint model closes a good part of the gap to the true risk (measured: 0.673,
+    # 0.731, oracle 0.768: 61%), and a held-out C above the oracle's would be leakage
+    assert c_joint - c_tab > 0.35 * (c_oracle - c_tab)
     assert c_joint < c_oracle + 0.01

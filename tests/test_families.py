@@ -44,14 +44,13 @@ def test_log_prob_moments_and_quantiles_match_scipy(name, rng):
     assert (frozen.cdf(q) >= 0.9 - 1e-9).all()
 
 
-@pytest.mark.parametrize("name", ["gamma", "beta", "bernoulli", "poisson"])
+@pytest.mark.parametrize("name", list_families())
 def test_link_inverts_transform(name):
     family = get_family(name)
-    eta = torch.tensor([[0.3] * family.n_parameters], dtype=torch.float64)
-    params = family.transform(eta)
-    for j, parameter in enumerate(family.parameters):
-        assert family.link(parameter, params[parameter].numpy()) == pytest.approx(0.3)
-        assert j < family.n_parameters
+    values = [0.3, -0.7, 1.1][: family.n_parameters]  # a different predictor per parameter
+    params = family.transform(torch.tensor([values], dtype=torch.float64))
+    for parameter, value in zip(family.parameters, values, strict=True):
+        assert family.link(parameter, params[parameter].numpy())[0] == pytest.approx(value, rel=1e-10)
 
 
 @pytest.mark.parametrize(

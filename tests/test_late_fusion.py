@@ -38,11 +38,16 @@ def test_stacking_weights_both_modalities_and_beats_each_member(images):
     train, test = slice(0, 600), slice(600, None)
     model = su.LateFusion(_members(), combine="stacking", cv=3, random_state=0).fit(X[train], y[train])
     assert list(model.stacking_summary_.index) == ["tabular", "image"]
-    assert (model.weights_ > 0).all()
+    # the true log hazard is the sum of the tabular and the image part: each member
+    # estimates its own part, so both weights are near 1 (measured 1.00 and 1.04)
+    assert ((model.weights_ > 0.6) & (model.weights_ < 1.5)).all()
     c_late = concordance_index_harrell(y[test], model.predict(X[test]))
-    for _, member in model.estimators_:
-        assert c_late > concordance_index_harrell(y[test], member.predict(X[test]))
-    assert c_late < concordance_index_harrell(y[test], risk[test]) + 0.01
+    c_members = [concordance_index_harrell(y[test], member.predict(X[test])) for _, member in model.estimators_]
+    c_oracle = concordance_index_harrell(y[test], risk[test])
+    # stacking closes part of the gap from the best member to the true risk (measured:
+    # members 0.681 and 0.617, stacked 0.724, oracle 0.764: 52%); above the oracle is leakage
+    assert c_late - max(c_members) > 0.25 * (c_oracle - max(c_members))
+    assert c_late < c_oracle + 0.01
 
 
 def test_clone_and_bad_combine(images):

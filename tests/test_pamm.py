@@ -100,8 +100,13 @@ def test_predictions_are_consistent(gbsg2_model, gbsg2):
     finite = np.isfinite(median)
     at_median = model.predict_survival_function(rows.loc[finite], times=median[finite])
     np.testing.assert_allclose(np.diag(at_median.to_numpy()), 0.5, rtol=1e-8)
+    # proportional hazards: the risk score moves with a covariate by its coefficient
     risk = model.predict(rows)
-    np.testing.assert_allclose(risk, np.log(cumhaz.iloc[-1].to_numpy()))
+    older = model.predict(rows.assign(age=rows["age"] + 10))
+    np.testing.assert_allclose(older - risk, 10 * model.summary_.loc["age", "coef"], rtol=1e-8)
+    nodes = model.predict(rows.assign(pnodes=rows["pnodes"] + 3))
+    np.testing.assert_allclose(nodes - risk, 3 * model.summary_.loc["pnodes", "coef"], rtol=1e-8)
+    assert model.summary_.loc["pnodes", "coef"] > 0.03  # more nodes, higher hazard
     assert 0.6 < model.score(X, y) < 0.8
 
 

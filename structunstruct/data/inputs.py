@@ -70,12 +70,23 @@ class ImageNormalizer:
     def transform(self, images: np.ndarray, column: str) -> np.ndarray:
         """Standardized float32 images; the channel count and size must match training."""
         self.check(images, column)
-        scaled = images.astype(np.float32) * np.float32(self.pixel_scale_)
+        scaled = scaled_pixels(images, self.pixel_scale_)
         return (scaled - self.mean_[None, :, None, None]) / self.std_[None, :, None, None]
 
 
 #: Pixel values converted to float64 at a time by :func:`_channel_moments` (128 MB).
 _MOMENT_CHUNK_VALUES = 2**24
+
+
+def scaled_pixels(images: np.ndarray, scale: float) -> np.ndarray:
+    """Pixels on the [0, 1] scale as float32: ``x / 255`` for 8-bit images (``scale = 1/255``).
+
+    The same correctly rounded float32 division as :func:`load_image_column` without
+    ``keep_uint8`` and the network's in-batch standardization, so statistics and
+    standardized pixels do not depend on how the images are stored.
+    """
+    values = np.asarray(images, dtype=np.float32)
+    return values if scale == 1.0 else values / np.float32(round(1.0 / scale))
 
 
 def _channel_moments(images: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +101,7 @@ def _channel_moments(images: np.ndarray, scale: float) -> tuple[np.ndarray, np.n
     rows = max(1, _MOMENT_CHUNK_VALUES // (per_image * max(n_channels, 1)))
     count, mean, m2 = 0, np.zeros(n_channels), np.zeros(n_channels)
     for start in range(0, n, rows):
-        chunk = np.asarray(images[start:start + rows], dtype=np.float64) * scale
+        chunk = scaled_pixels(images[start:start + rows], scale).astype(np.float64)
         values = chunk.transpose(1, 0, 2, 3).reshape(n_channels, -1)
         k = values.shape[1]
         chunk_mean = values.mean(axis=1)

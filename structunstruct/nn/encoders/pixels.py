@@ -1,9 +1,38 @@
-"""Standardize image batches inside the network, so images can be stored as decoded."""
+"""Standardize image batches inside the network, so images can be stored as decoded.
+
+An 8-bit image means ``x / 255`` on the [0, 1] scale. The network computes exactly what
+standardizing float images up front computes, in the same float32 operations:
+``(x / 255 - mean) / std`` for uint8 storage and ``(x - mean) / std`` for float storage
+of ``x / 255`` (float32 division is correctly rounded in numpy and torch alike), so a
+model sees bit-identical batches whichever way its images are stored.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+
+def standardize_pixels(image: Tensor, mean: Tensor, std: Tensor, pixel_divisor: float = 1.0) -> Tensor:
+    """Standardized float32 images from stored pixel values.
+
+    Parameters
+    ----------
+    image : Tensor of shape (n, C, H, W)
+        Stored pixels (uint8 for 8-bit images, float otherwise).
+    mean, std : Tensor of shape (1, C, 1, 1)
+        Per-channel statistics on the scale of ``image / pixel_divisor``.
+    pixel_divisor : float, default=1.0
+        255 for uint8 images, 1 for float images.
+
+    Returns
+    -------
+    Tensor of shape (n, C, H, W), float32
+    """
+    x = image.float()
+    if pixel_divisor != 1.0:
+        x = x / pixel_divisor
+    return (x - mean) / std
 
 
 class StandardizedImageEncoder(nn.Module):
@@ -34,11 +63,13 @@ class StandardizedImageEncoder(nn.Module):
         self.encoder = encoder
         self.out_dim = int(encoder.out_dim)
         shape = (1, len(mean), 1, 1)
-        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(shape)
-        std = torch.as_tensor(std, dtype=torch.float32).reshape(shape)
-        # (x * pixel_scale - mean) / std as one multiply-add
-        self.register_buffer("scale", pixel_scale / std)
-        self.register_buffer("shift", mean / std)
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(shape))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(shape))
+        self.pixel_divisor = float(round(1.0 / pixel_scale))
+
+    def standardize(self, image: Tensor) -> Tensor:
+        """The standardized float32 batch the encoder sees, shape (n, C, H, W)."""
+        return standardize_pixels(image, self.mean, self.std, self.pixel_divisor)
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.encoder(image.float() * self.scale - self.shift)
+        return self.encoder(self.standardize(image))

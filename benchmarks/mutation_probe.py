@@ -1,0 +1,360 @@
+"""Mutation probe: do the tests fail when the core math is wrong?
+
+Each mutant is a plausible one-line bug (a sign flip, an off-by-one index, a dropped
+term, a swapped argument, a wrong constant) written as ``(file, exact original
+substring, replacement)``, so the list can be re-applied after the code moves. One at a
+time, the substring is replaced in the file, the test files that cover that module run
+with ``-x`` and a timeout, the outcome is recorded (killed: a test failed or errored;
+survived: every test passed) and the file is restored. A mutant whose original text is
+not found (or is found more than once) is reported as "not applicable" and skipped.
+
+Run from the repository root (it edits the working tree and restores it, also when
+interrupted or terminated; run it on a copy of the tree to keep working meanwhile)::
+
+    OMP_NUM_THREADS=1 PYTHONPATH=$PWD python -m benchmarks.mutation_probe \
+        --output benchmarks/results/mutation_probe.md
+
+``--only NAME ...`` runs a subset; ``--list`` prints the mutants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = Path("structunstruct")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A one-line bug: ``original`` (exact, unique in ``path``) becomes ``replacement``."""
+
+    name: str
+    path: str
+    original: str
+    replacement: str
+    what: str
+
+
+#: Test files that cover each mutated module (paths relative to the package), fast ones
+#: first: with ``-x`` a killed mutant stops at its first failing test.
+TESTS: dict[str, tuple[str, ...]] = {
+    "nn/losses.py": ("tests/test_losses.py", "tests/test_properties.py", "tests/test_trained_math.py",
+                     "tests/test_deepsurv.py"),
+    "nn/pamm.py": ("tests/test_properties.py", "tests/test_trained_math.py", "tests/test_pamm.py"),
+    "nn/orthogonalization.py": ("tests/test_trained_math.py", "tests/test_deepsurv.py", "tests/test_pamm.py",
+                                "tests/test_regression.py"),
+    "nn/families.py": ("tests/test_families.py", "tests/test_properties.py", "tests/test_regression.py"),
+    "nn/encoders/pixels.py": ("tests/test_image_storage.py", "tests/test_early_fusion.py"),
+    "data/inputs.py": ("tests/test_image_storage.py", "tests/test_image_cache.py", "tests/test_early_fusion.py"),
+    "data/ped.py": ("tests/test_ped.py", "tests/test_trained_math.py", "tests/test_pamm.py"),
+    "classical/cox.py": ("tests/test_cox_classical.py", "tests/test_trained_math.py", "tests/test_deepsurv.py"),
+    "classical/glm.py": ("tests/test_penalized_fits.py", "tests/test_trained_math.py", "tests/test_pamm.py", "tests/test_regression.py"),
+    "classical/distributional.py": ("tests/test_penalized_fits.py", "tests/test_families.py", "tests/test_trained_math.py", "tests/test_regression.py"),
+    "metrics/_concordance.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "metrics/_brier.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "metrics/_auc.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "metrics/_validation.py": ("tests/test_metrics.py", "tests/test_properties.py"),
+    "estimators/late.py": ("tests/test_trained_math.py", "tests/test_late_fusion.py"),
+    "estimators/pamm.py": ("tests/test_trained_math.py", "tests/test_pamm.py"),
+    "estimators/deepsurv.py": ("tests/test_trained_math.py", "tests/test_deepsurv.py"),
+    "estimators/regression.py": ("tests/test_trained_math.py", "tests/test_families.py", "tests/test_regression.py"),
+    "estimators/_ssdr_deep.py": ("tests/test_trained_math.py", "tests/test_families.py", "tests/test_regression.py"),
+}
+
+M = Mutant
+MUTANTS: tuple[Mutant, ...] = (
+    # -- Cox partial likelihood (nn/losses.py) -------------------------------------------
+    M("cox-sort-ascending", "nn/losses.py", 'order = np.argsort(-time, kind="stable")',
+      'order = np.argsort(time, kind="stable")', "risk sets sorted the wrong way"),
+    M("cox-scale-by-rows", "nn/losses.py", "scale = 1.0 / max(risk_sets.n_events, 1)",
+      "scale = 1.0 / max(len(risk_sets.order), 1)", "loss averaged over rows, not events"),
+    M("cox-loss-sign", "nn/losses.py", "loss = ops.dot(e, den - eta) * scale",
+      "loss = ops.dot(e, eta - den) * scale", "sign of the loss"),
+    M("cox-efron-sign", "nn/losses.py", "den = lrs + corr", "den = lrs - corr", "Efron correction sign"),
+    M("cox-grad-sign", "nn/losses.py", "grad = ops.exp(eta + after) - e",
+      "grad = ops.exp(eta + after) + e", "sign in the analytic gradient"),
+    M("cox-efron-rank", "nn/losses.py", "return np.where(e > 0, rank / np.maximum(d, 1.0), 0.0)",
+      "return np.where(e > 0, (rank + 1) / np.maximum(d, 1.0), 0.0)", "Efron fraction off by one"),
+    M("cox-tied-riskset", "nn/losses.py", "lrs = lrs[risk_sets.last]", "lrs = lrs[risk_sets.first]",
+      "tied rows left out of their own risk set"),
+    # -- PAMM loss and module (nn/pamm.py) -------------------------------------------------
+    M("pamm-offset-dropped", "nn/pamm.py", "linear = log_hazard.float() + log_exposure",
+      "linear = log_hazard.float()", "log-exposure offset dropped from the event term"),
+    M("pamm-exposure-dropped", "nn/pamm.py", "nll = exposure * torch.exp(log_hazard.float()) - status * linear",
+      "nll = torch.exp(log_hazard.float()) - status * linear", "exposure dropped from the rate"),
+    M("pamm-mean-over-cells", "nn/pamm.py", "return nll.sum() / at_risk.sum().clamp_min(1)",
+      "return nll.mean()", "averaged over all cells, not at-risk ones"),
+    M("pamm-deep-left-out", "nn/pamm.py", 'log_hazard = out["eta"] + (self.baseline_basis @ self.baseline)[None, :]',
+      'log_hazard = out["structured"] + (self.baseline_basis @ self.baseline)[None, :]',
+      "deep part left out of the trained hazard"),
+    M("pamm-penalty-constant", "nn/pamm.py", "return 0.5 * coef @ self.penalty @ coef",
+      "return coef @ self.penalty @ coef", "penalty twice too large"),
+    M("pamm-penalty-dropped", "estimators/pamm.py", "return nll + module.penalty_value() / n_cells",
+      "return nll", "smoothing penalty dropped from the deep loss"),
+    M("pamm-refit-without-deep", "estimators/pamm.py", "offset = rows.offset + shift[rows.subject]",
+      "offset = rows.offset", "deep part left out of the final refit"),
+    M("pamm-coef-scale", "estimators/pamm.py", "self.coef_ = fit.coef[index] / scale",
+      "self.coef_ = fit.coef[index] * scale", "coefficients back-scaled the wrong way"),
+    M("pamm-cov-unscaled", "estimators/pamm.py",
+      "covariance = fit.covariance[np.ix_(index, index)] / np.outer(scale, scale)",
+      "covariance = fit.covariance[np.ix_(index, index)]", "covariance not back-scaled"),
+    # -- PED (data/ped.py) ----------------------------------------------------------------------
+    M("ped-interval-side", "data/ped.py",
+      'k = np.searchsorted(cuts, np.asarray(time, dtype=np.float64), side="left") - 1',
+      'k = np.searchsorted(cuts, np.asarray(time, dtype=np.float64), side="right") - 1',
+      "a time on a cut put in the next interval"),
+    M("ped-full-width-exposure", "data/ped.py", "exposure = stop - cuts[interval]",
+      "exposure = cuts[interval + 1] - cuts[interval]", "last interval gets its full width"),
+    M("ped-events-after-horizon", "data/ped.py", "observed = event & (time <= cuts[-1])",
+      "observed = event", "events after the last cut counted"),
+    M("ped-status-off-by-one", "data/ped.py", "status = (observed[subject] & (interval == last[subject]))",
+      "status = (observed[subject] & (interval == last[subject] - 1))", "event in the previous interval"),
+    M("ped-dense-exposure", "data/ped.py",
+      "exposure = np.clip(time[:, None] - cuts[None, :-1], 0.0, widths[None, :])",
+      "exposure = np.clip(time[:, None] - cuts[None, 1:], 0.0, widths[None, :])", "dense exposure from the wrong cut"),
+    M("ped-cumhaz-partial", "data/ped.py",
+      "return cumulative[k] + hazard[k] * (np.asarray(times) - cuts[k])[:, None]",
+      "return cumulative[k]", "cumulative hazard drops the partial interval"),
+    M("ped-quantile-cuts", "data/ped.py", "points = np.quantile(event_times, np.arange(1, cuts + 1) / cuts)",
+      "points = np.quantile(event_times, np.arange(cuts) / cuts)", "cut quantiles off by one"),
+    # -- orthogonalization -------------------------------------------------------------------
+    M("orth-skipped-in-training", "nn/orthogonalization.py", "            return orthogonal_complement(latent, design)",
+      "            return latent", "cell skipped during training (the refit would mask it)"),
+    M("orth-no-intercept", "nn/orthogonalization.py",
+      "basis, _ = torch.linalg.qr(with_intercept(design).to(latent.dtype))",
+      "basis, _ = torch.linalg.qr(design.to(latent.dtype))", "projection without the intercept"),
+    M("orth-predict-sign", "nn/orthogonalization.py", "return latent - x1 @ self.projection.to(latent.dtype)",
+      "return latent + x1 @ self.projection.to(latent.dtype)", "sign of the stored projection"),
+    # -- families --------------------------------------------------------------------------------
+    M("poisson-lgamma-dropped", "nn/families.py", "return y * eta - torch.exp(eta) - torch.lgamma(y + 1)",
+      "return y * eta - torch.exp(eta)", "Poisson log-likelihood without log y!"),
+    M("bernoulli-softplus-sign", "nn/families.py", "return y * eta - nn.functional.softplus(eta)",
+      "return y * eta + nn.functional.softplus(eta)", "Bernoulli log-likelihood sign"),
+    M("gamma-rate-inverted", "nn/families.py", 'return Gamma(shape, shape / params["loc"], validate_args=False)',
+      'return Gamma(shape, params["loc"] / shape, validate_args=False)', "gamma rate inverted"),
+    M("negbin-variance", "nn/families.py", 'return params["loc"] + params["scale"] * params["loc"] ** 2',
+      'return params["loc"] + params["scale"] * params["loc"]', "negative binomial variance"),
+    M("lognormal-mean", "nn/families.py", 'return torch.exp(params["loc"] + params["scale"] ** 2 / 2)',
+      'return torch.exp(params["loc"])', "log-normal mean without the variance term"),
+    M("laplace-variance", "nn/families.py", 'return 2 * params["scale"] ** 2',
+      'return params["scale"] ** 2', "Laplace variance constant"),
+    M("beta-swapped", "nn/families.py", "return Beta(mu * phi, (1 - mu) * phi, validate_args=False)",
+      "return Beta((1 - mu) * phi, mu * phi, validate_args=False)", "beta shape parameters swapped"),
+    M("logit-link-sign", "nn/families.py", "return np.log(value) - np.log1p(-value)",
+      "return np.log(value) + np.log1p(-value)", "logit link sign"),
+    # -- distributional regression, deep part ----------------------------------------------
+    M("ssdr-penalty-dropped", "estimators/_ssdr_deep.py",
+      "nll = nll + 0.5 * (w @ matrix.to(w.device) @ w) / n_rows", "nll = nll + 0.0 * (w @ w)",
+      "smoothing penalty dropped from the deep loss"),
+    M("ssdr-penalty-columns", "estimators/_ssdr_deep.py",
+      "slice(s.columns.start - 1, s.columns.stop - 1)", "slice(s.columns.start, s.columns.stop)",
+      "penalty applied to the wrong weights (off by one)"),
+    M("ssdr-loc-weights", "estimators/_ssdr_deep.py",
+      "location.structured.weight.copy_(torch.as_tensor(coef[0][1:], dtype=torch.float32)[None, :])",
+      "location.structured.weight.copy_(torch.as_tensor(coef[0][:-1], dtype=torch.float32)[None, :])",
+      "location weights misaligned"),
+    M("ssdr-intercept-index", "estimators/_ssdr_deep.py", "module.intercepts[j] = float(coef[j + 1][0])",
+      "module.intercepts[j] = float(coef[j][0])", "further parameters start from the wrong intercept"),
+    M("ssdr-scale-columns", "estimators/regression.py",
+      'arrays = {**arrays, **{f"structured_{n}": m[:, 1:].astype(np.float32)',
+      'arrays = {**arrays, **{f"structured_{n}": m[:, :-1].astype(np.float32)',
+      "scale columns misaligned in training"),
+    M("ssdr-refit-without-deep", "estimators/regression.py", "offsets = [deep] + [None] * (len(matrices) - 1)",
+      "offsets = [None] * len(matrices)", "deep part left out of the final refit"),
+    M("ssdr-nll-sign", "estimators/_ssdr_deep.py",
+      'nll = -family.log_prob(outputs["eta"].float(), batch["y"].float()).mean()',
+      'nll = family.log_prob(outputs["eta"].float(), batch["y"].float()).mean()', "deep loss sign"),
+    # -- GLM (IRLS) --------------------------------------------------------------------------------
+    M("glm-weights", "classical/glm.py", "w = prob.weights * d**2 / _variance(prob.family, mu)",
+      "w = prob.weights * d / _variance(prob.family, mu)", "IRLS weights with d, not d^2"),
+    M("glm-offset-in-z", "classical/glm.py", "z = eta - prob.offset + (prob.y - mu) / d",
+      "z = eta + (prob.y - mu) / d", "offset left in the working response"),
+    M("glm-penalty-constant", "classical/glm.py", "new = _solve(prob.gram(w) + 2 * S, prob.crossprod(w * z))",
+      "new = _solve(prob.gram(w) + S, prob.crossprod(w * z))", "penalty constant"),
+    M("glm-poisson-loglik", "classical/glm.py", "terms = special.xlogy(y, mu) - mu - special.gammaln(y + 1)",
+      "terms = special.xlogy(y, mu) - mu", "Poisson log-likelihood without log y!"),
+    M("glm-edf-unpenalized", "classical/glm.py", "influence = np.linalg.pinv(inner.gram + 2 * S) @ inner.gram",
+      "influence = np.linalg.pinv(inner.gram) @ inner.gram", "edf ignores the penalty"),
+    # -- classical Cox ------------------------------------------------------------------------------
+    M("cox-breslow-shift-sign", "classical/cox.py",
+      "increments = blocks.event_count / current.s0 * np.exp(-current.shift)",
+      "increments = blocks.event_count / current.s0 * np.exp(current.shift)", "Breslow baseline scaling"),
+    M("breslow-shift-dropped", "classical/cox.py", "increments = deaths / risk[start] * np.exp(-shift)",
+      "increments = deaths / risk[start]", "Breslow for a linear predictor, shift dropped"),
+    M("breslow-tied-riskset", "classical/cox.py", 'start = np.searchsorted(t, event_times, side="left")',
+      'start = np.searchsorted(t, event_times, side="right")', "tied rows left out of the risk set"),
+    M("cox-gradient-sign", "classical/cox.py", "gradient = self.x_event_sum - a @ s1 + b @ d1",
+      "gradient = self.x_event_sum - a @ s1 - b @ d1", "Efron term sign in the gradient"),
+    M("cox-loglik-shift", "classical/cox.py", "loglik = loglik_events - float(log_phi.sum()) - shift * len(bl.tie_group)",
+      "loglik = loglik_events - float(log_phi.sum()) + shift * len(bl.tie_group)", "log-likelihood shift sign"),
+    M("cox-stops-early", "classical/cox.py", "converged = bool(np.max(np.abs(step), initial=0.0) < tol)",
+      "converged = bool(np.max(np.abs(step), initial=0.0) > tol)", "Newton stops after one step"),
+    M("cox-efron-phi-sign", "classical/cox.py", "phi -= np.multiply(frac, np.take(d0, bl.tie_group), out=terms[1])",
+      "phi += np.multiply(frac, np.take(d0, bl.tie_group), out=terms[1])", "Efron denominator sign"),
+    # -- distributional Newton fit ----------------------------------------------------------------
+    M("dist-edf", "classical/distributional.py", "edf = float(np.trace(covariance @ info))",
+      "edf = float(np.trace(info))", "edf from the information alone"),
+    M("dist-penalty-constant", "classical/distributional.py",
+      "return -self.log_likelihood(theta) + 0.5 * theta @ self.penalty @ theta",
+      "return -self.log_likelihood(theta) + theta @ self.penalty @ theta", "penalty constant"),
+    M("dist-covariance-unpenalized", "classical/distributional.py",
+      "covariance = np.linalg.pinv((penalized + penalized.T) / 2)", "covariance = np.linalg.pinv((info + info.T) / 2)",
+      "covariance without the penalty"),
+    # -- metrics ----------------------------------------------------------------------------------------
+    M("harrell-sign", "metrics/_concordance.py",
+      'return float(concordance_index_censored(y["event"], y["time"], risk)[0])',
+      'return float(concordance_index_censored(y["event"], y["time"], -risk)[0])', "risk sign in C"),
+    M("uno-train-ignored", "metrics/_concordance.py", "return float(concordance_index_ipcw(train, y, risk, tau=float(tau))[0])",
+      "return float(concordance_index_ipcw(y, y, risk, tau=float(tau))[0])", "censoring from y_true"),
+    M("y-train-ignored", "metrics/_validation.py", '    return check_target(y_train, "y_train")',
+      "    return y_true", "y_train ignored by every IPCW metric"),
+    M("auc-train-swapped", "metrics/_auc.py", "train, _censor_after(y, times[-1]), risk, times",
+      "y, _censor_after(y, times[-1]), risk, times", "td-AUC censoring from y_true"),
+    M("auc-censor-boundary", "metrics/_auc.py", 'out["event"] &= out["time"] <= last_time',
+      'out["event"] &= out["time"] < last_time', "event at the last time censored"),
+    M("brier-train-swapped", "metrics/_brier.py",
+      "times, scores = sksurv_metrics.brier_score(train, _clip_times(y, train), survival, times)",
+      "times, scores = sksurv_metrics.brier_score(y, _clip_times(y, train), survival, times)",
+      "Brier censoring from y_true"),
+    M("ibs-train-swapped", "metrics/_brier.py",
+      "sksurv_metrics.integrated_brier_score(train, _clip_times(y, train), survival, times)",
+      "sksurv_metrics.integrated_brier_score(y, _clip_times(y, train), survival, times)",
+      "IBS censoring from y_true"),
+    # -- late fusion -----------------------------------------------------------------------------------
+    M("late-in-sample-stacking", "estimators/late.py", "member = clone(est).fit(X.iloc[train], target[train])",
+      "member = clone(est).fit(X, target)", "stacking on in-sample predictions"),
+    M("late-mean-weights", "estimators/late.py", "self.weights_ = np.full(len(names), 1.0 / len(names))",
+      "self.weights_ = np.full(len(names), 1.0)", "mean combination sums instead"),
+    M("late-baseline-without-eta", "estimators/late.py",
+      'times, cumhaz = breslow_cumulative_hazard(target["time"], target["event"], eta)',
+      'times, cumhaz = breslow_cumulative_hazard(target["time"], target["event"], 0 * eta)',
+      "baseline hazard ignores the combined predictor"),
+    M("late-hazard-sign", "estimators/late.py", "np.outer(values, np.exp(self.predict(X)))",
+      "np.outer(values, np.exp(-self.predict(X)))", "hazard ratio sign"),
+    # -- image standardization ------------------------------------------------------------------------
+    M("pixels-std-dropped", "nn/encoders/pixels.py", "return (x - mean) / std", "return x - mean",
+      "no division by the standard deviation"),
+    M("pixels-no-divisor", "nn/encoders/pixels.py", "self.pixel_divisor = float(round(1.0 / pixel_scale))",
+      "self.pixel_divisor = 1.0", "uint8 not scaled to [0, 1]"),
+    M("pixels-moments-scale", "data/inputs.py", "mean, std = _channel_moments(images, self.pixel_scale_)",
+      "mean, std = _channel_moments(images, 1.0)", "statistics on the 0-255 scale"),
+    # -- deep Cox training ---------------------------------------------------------------------------------
+    M("deepsurv-loss-sign", "estimators/deepsurv.py",
+      'return cox_ph_loss(outputs["eta"], batch["time"], batch["event"], ties)',
+      'return cox_ph_loss(-outputs["eta"], batch["time"], batch["event"], ties)', "deep Cox trained backwards"),
+    M("deepsurv-refit-without-deep", "estimators/deepsurv.py",
+      "fit = fit_cox(design, time, event, ties=self.ties, offset=deep, init=init)",
+      "fit = fit_cox(design, time, event, ties=self.ties, offset=None, init=init)",
+      "deep part left out of the final refit"),
+)
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str  # killed, survived, not applicable, timeout
+    line: int | None = None
+    by: str = ""
+    seconds: float = 0.0
+
+
+def _drop_bytecode(path: Path) -> None:
+    for pyc in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        pyc.unlink(missing_ok=True)
+
+
+def _first_failure(output: str) -> str:
+    match = re.search(r"^(?:FAILED|ERROR) (\S+)", output, flags=re.MULTILINE)
+    if match:
+        return match.group(1)
+    return "collection error" if "error" in output.lower() else "?"
+
+
+def run_tests(tests: tuple[str, ...], timeout: float) -> tuple[int | None, str]:
+    """Run pytest on ``tests``; return (exit code or None on timeout, output)."""
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
+               "-p", "no:randomly", *tests]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return done.returncode, done.stdout + done.stderr
+
+
+def probe(mutant: Mutant, timeout: float) -> Outcome:
+    """Apply one mutant, run its tests, restore the file."""
+    path = PACKAGE / mutant.path
+    source = path.read_text()
+    if source.count(mutant.original) != 1:
+        return Outcome(mutant, "not applicable")
+    line = source[: source.index(mutant.original)].count("\n") + 1
+    start = time.perf_counter()
+    try:
+        path.write_text(source.replace(mutant.original, mutant.replacement))
+        _drop_bytecode(path)
+        code, output = run_tests(TESTS[mutant.path], timeout)
+    finally:
+        path.write_text(source)
+        _drop_bytecode(path)
+    seconds = time.perf_counter() - start
+    if code is None:
+        return Outcome(mutant, "killed (timeout)", line, "timeout", seconds)
+    if code == 0:
+        return Outcome(mutant, "survived", line, "", seconds)
+    return Outcome(mutant, "killed", line, _first_failure(output), seconds)
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """The results as a markdown table with the kill rate."""
+    applicable = [o for o in outcomes if o.status != "not applicable"]
+    killed = [o for o in applicable if o.status.startswith("killed")]
+    rate = len(killed) / max(len(applicable), 1)
+    lines = [
+        f"Killed {len(killed)} of {len(applicable)} applicable mutants ({rate:.0%}); "
+        f"{len(outcomes) - len(applicable)} not applicable.",
+        "",
+        "| mutant | where | bug | outcome | killed by | s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for o in outcomes:
+        where = f"{o.mutant.path}:{o.line}" if o.line else o.mutant.path
+        lines.append(f"| {o.mutant.name} | {where} | {o.mutant.what} | {o.status} | {o.by} | {o.seconds:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="mutant names to run")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
+    parser.add_argument("--output", type=Path, help="write the markdown table here")
+    parser.add_argument("--list", action="store_true", help="print the mutants and exit")
+    args = parser.parse_args(argv)
+    mutants = [m for m in MUTANTS if not args.only or m.name in args.only]
+    if args.list:
+        for m in mutants:
+            print(f"{m.name:32s} {m.path:30s} {m.what}")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # restore the file when killed
+    outcomes = []
+    for m in mutants:
+        outcome = probe(m, args.timeout)
+        print(f"{m.name:32s} {outcome.status:16s} {outcome.by} ({outcome.seconds:.0f} s)", flush=True)
+        outcomes.append(outcome)
+    report = table(outcomes)
+    print(report)
+    if args.output:
+        args.output.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
