@@ -189,6 +189,18 @@ def test_random_intercept_variance_is_recovered():
     assert risk[0] - risk[1] == pytest.approx(model.random_effects_["c00"], abs=1e-10)
 
 
+def test_default_tabular_leaves_out_the_grouping_column():
+    """A grouping label is not a deep covariate (and with many levels not free text)."""
+    rng = np.random.default_rng(3)
+    n = 120
+    X = pd.DataFrame({"x": rng.normal(size=n), "patient": [f"p{i // 2:03d}" for i in range(n)]})
+    y = make_survival_target(rng.exponential(1.0, n), rng.random(n) < 0.8)
+    model = DeepPAMM(structured=["x"], cuts=4, random_effects="patient", hidden_layers=(4,),
+                     max_epochs=1, random_state=0).fit(X, y)
+    assert model.roles_.tabular == ("x",)
+    assert len(model.random_effects_) == n // 2
+
+
 # -- deep parts -------------------------------------------------------------------------------
 FAST = {"max_epochs": 3, "batch_size": 64, "random_state": 0}
 

@@ -56,6 +56,7 @@ def resolve_roles(
     tabular: Sequence[str] | None,
     image: str | None,
     text: str | None,
+    exclude: Sequence[str] = (),
 ) -> ColumnRoles:
     """Resolve the column roles of an estimator against a DataFrame.
 
@@ -70,6 +71,9 @@ def resolve_roles(
         nor the text column, ``[]`` means none.
     image, text : str or None
         The image and the text column.
+    exclude : sequence of str, default=()
+        Columns with a role of their own (e.g. DeepPAMM's random-effect grouping
+        column) that the default ``tabular=None`` leaves out.
 
     Returns
     -------
@@ -95,7 +99,7 @@ def resolve_roles(
                 f"column {term.column!r} is the image/text column and cannot be a structured term"
             )
     if tabular is None:
-        tabular_cols = tuple(str(c) for c in X.columns if c not in media)
+        tabular_cols = tuple(str(c) for c in X.columns if c not in media and c not in exclude)
     else:
         if isinstance(tabular, str):
             tabular = [tabular]

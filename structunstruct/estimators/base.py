@@ -152,6 +152,10 @@ class SemiStructuredMixin:
         return rng, int(rng.integers(2**31 - 1))
 
     # -- inputs ----------------------------------------------------------------------
+    def _reserved_columns(self) -> tuple[str, ...]:
+        """Columns with a role of their own, left out of the default deep tabular input."""
+        return ()
+
     def _fit_inputs(
         self, X: pd.DataFrame, targets: Mapping[str, np.ndarray] | None = None
     ) -> tuple[ColumnRoles, InputBuilder, dict[str, np.ndarray]]:
@@ -160,7 +164,8 @@ class SemiStructuredMixin:
         ``targets`` (description to values) are compared with the model's columns, which
         must not equal any of them (:func:`~structunstruct.data.leakage.check_no_leakage`).
         """
-        roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text)
+        roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text,
+                              exclude=self._reserved_columns())
         check_unique_columns(X)
         check_no_leakage(X, [*roles.structured_columns, *roles.tabular], targets or {})
         if self.orthogonalize is True and roles.has_deep_part and not roles.structured:

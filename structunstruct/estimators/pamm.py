@@ -240,6 +240,10 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self._store(X, roles, builder, terms, module, fit)
         return self
 
+    def _reserved_columns(self) -> tuple[str, ...]:
+        """The random-effect grouping column: a label, not a covariate of the deep part."""
+        return () if self.random_effects is None else (self.random_effects,)
+
     def _fit_terms(self, builder, X: pd.DataFrame, ped: PEDSplit, cuts: np.ndarray) -> PAMMTerms:
         time_varying = tuple(self.time_varying or ())
         if self.random_effects is not None and self.random_effects not in X.columns:
