@@ -25,7 +25,6 @@ loads the saved weights strictly, on the CPU. Loading never unpickles.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import inspect
 import json
