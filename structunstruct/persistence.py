@@ -391,13 +391,17 @@ def save(model: Any, path: str | os.PathLike) -> Path:
     return directory
 
 
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, device: str | None = None) -> Any:
     """Load an estimator written by ``save``; networks end up on the CPU.
 
     Parameters
     ----------
     path : str or path-like
         The directory written by ``model.save(path)``.
+    device : str, optional
+        Replaces the ``device`` parameter of the model and of the estimators inside it
+        (``"cpu"`` for a model trained with ``device="cuda"`` on a machine without a GPU).
+        Default: the saved parameter (``"auto"`` predicts on the CPU when there is no GPU).
 
     Returns
     -------
@@ -424,7 +428,23 @@ def load(path: str | os.PathLike) -> Any:
         state = {k: reader.decode(v) for k, v in config["state"].items()}
     except (KeyError, ValueError, IndexError) as error:
         raise OSError(f"{directory / CONFIG_FILE} is damaged: {error!r}") from None
-    return _restore(reader, cls, params, state)
+    model = _restore(reader, cls, params, state)
+    if device is not None:
+        _set_device(model, device)
+    return model
+
+
+def _set_device(value: Any, device: str) -> None:
+    """Set ``device`` on every estimator reachable from ``value`` (members, late fusion)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _set_device(item, device)
+    elif isinstance(value, PersistenceMixin):
+        if "device" in value.get_params(deep=False):
+            value.set_params(device=device)
+        for item in vars(value).values():
+            if isinstance(item, (list, tuple, PersistenceMixin)):
+                _set_device(item, device)
 
 
 def _restore(reader: _Reader, cls: type, params: dict, state: dict) -> Any:

@@ -189,8 +189,21 @@ def _assert_same(a, b, where: str) -> None:
         assert type(a) is type(b) and len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b)):
             _assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(b, dict):
+        assert type(a) is type(b) and list(a) == list(b), where
+        for key in b:
+            _assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(b, pd.Index):
+        pd.testing.assert_index_equal(a, b)
+    elif isinstance(b, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif type(b).__module__.startswith("structunstruct.") and hasattr(b, "__dict__"):
+        assert type(a) is type(b) and sorted(vars(a)) == sorted(vars(b)), where
+        for key, value in vars(b).items():
+            _assert_same(getattr(a, key), value, f"{where}.{key}")
     else:
         assert type(a) is type(b), where
+        assert a == b or (a != a and b != b), f"{where}: {a!r} != {b!r}"
 
 
 def test_pickle_still_round_trips(round_trip):
@@ -262,3 +275,20 @@ def test_unsaveable_values_are_named_at_save_time(tmp_path, gbsg2):
     module = su.DeepSurv(image="image", image_encoder=torch.nn.Identity())
     with pytest.raises(TypeError, match="image_encoder"):
         module.save(tmp_path / "c")
+
+
+def test_a_model_saved_for_cuda_loads_and_predicts_on_the_cpu(round_trip, tmp_path, monkeypatch):
+    import torch
+
+    expected, _, models, _ = round_trip
+    target = models["deepsurv_late"].save(tmp_path / "m")
+    config = json.loads((target / "config.json").read_text())
+    text = json.dumps(config).replace('"device": "auto"', '"device": "cuda"')
+    assert text.count('"device": "cuda"') >= 3  # the model, its LateFusion members
+    (target / "config.json").write_text(text)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X, _ = su.datasets.make_survival_images(n=80, random_state=0)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        su.load(target).predict(X.iloc[:ROWS])
+    model = su.load(target, device="cpu")
+    np.testing.assert_array_equal(model.predict(X.iloc[:ROWS]), expected["deepsurv_late"]["predict"])
