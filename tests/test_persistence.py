@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import structunstruct as su
 from structunstruct import persistence
@@ -172,20 +173,8 @@ def test_every_fitted_attribute_round_trips(round_trip):
 
 
 def _assert_same(a, b, where: str) -> None:
-    import torch
-
-    if isinstance(b, torch.nn.Module):
-        assert type(a) is type(b), where
-        sa, sb = a.state_dict(), b.state_dict()
-        assert list(sa) == list(sb), where
-        for key in sb:
-            assert torch.equal(sa[key], sb[key]), f"{where}.{key}"
-    elif isinstance(b, (pd.DataFrame, pd.Series)):
-        (pd.testing.assert_frame_equal if isinstance(b, pd.DataFrame) else pd.testing.assert_series_equal)(a, b)
-    elif isinstance(b, np.ndarray):
-        assert a.dtype == b.dtype, where
-        np.testing.assert_array_equal(a, b, err_msg=where)
-    elif isinstance(b, (list, tuple)):
+    """Equal values, recursively: containers and objects of the package, then leaves."""
+    if isinstance(b, (list, tuple)):
         assert type(a) is type(b) and len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b)):
             _assert_same(x, y, f"{where}[{i}]")
@@ -193,16 +182,33 @@ def _assert_same(a, b, where: str) -> None:
         assert type(a) is type(b) and list(a) == list(b), where
         for key in b:
             _assert_same(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(b, pd.Index):
-        pd.testing.assert_index_equal(a, b)
-    elif isinstance(b, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif type(b).__module__.startswith("structunstruct.") and hasattr(b, "__dict__"):
+    elif type(b).__module__.startswith("structunstruct.") and hasattr(b, "__dict__") \
+            and not isinstance(b, torch.nn.Module):
         assert type(a) is type(b) and sorted(vars(a)) == sorted(vars(b)), where
         for key, value in vars(b).items():
             _assert_same(getattr(a, key), value, f"{where}.{key}")
     else:
-        assert type(a) is type(b), where
+        _assert_same_leaf(a, b, where)
+
+
+def _assert_same_leaf(a, b, where: str) -> None:
+    assert type(a) is type(b), where
+    if isinstance(b, torch.nn.Module):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert list(sa) == list(sb), where
+        assert all(torch.equal(sa[key], sb[key]) for key in sb), where
+    elif isinstance(b, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif isinstance(b, pd.Series):
+        pd.testing.assert_series_equal(a, b)
+    elif isinstance(b, pd.Index):
+        pd.testing.assert_index_equal(a, b)
+    elif isinstance(b, np.ndarray):
+        assert a.dtype == b.dtype, where
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    elif isinstance(b, torch.Tensor):
+        assert torch.equal(a, b), where
+    else:
         assert a == b or (a != a and b != b), f"{where}: {a!r} != {b!r}"
 
 
