@@ -50,9 +50,10 @@ WEIGHTS_FILE = "weights.safetensors"
 _PACKAGE = "structunstruct"
 _NUMERIC_KINDS = "biuf"  # numpy dtype kinds safetensors stores
 
-#: Class qualified name -> function(estimator) returning a fresh network of the same
-#: architecture as its fitted ``module_`` (filled below, one entry per estimator).
-MODULE_BUILDERS: dict[str, Callable[[Any], torch.nn.Module]] = {}
+#: ``"module:qualname"`` of a class -> ``function(owner, state_dict)`` returning a fresh network
+#: of the architecture of the owner's fitted network (filled below: the estimators' ``module_``
+#: and the frozen encoder of early fusion). Networks of other classes are refused at save time.
+MODULE_BUILDERS: dict[str, Callable[[Any, dict], torch.nn.Module]] = {}
 
 
 class _Writer:
@@ -98,13 +99,12 @@ class _Writer:
         if isinstance(value, np.ndarray):
             return self.array(value, path)
         if isinstance(value, torch.nn.Module):
-            if not path.endswith("module_"):
-                raise TypeError(
-                    f"cannot save {path}: torch modules are saved only as an estimator's "
-                    f"fitted network module_ (got {type(value).__name__}; a module given as a "
-                    "parameter, e.g. image_encoder, cannot be saved: pass a timm model name)"
-                )
-            return self.module(value, path)
+            raise TypeError(
+                f"cannot save {path}: torch modules are saved only as the fitted network of an "
+                f"object with a registered builder (MODULE_BUILDERS), not {type(value).__name__} "
+                "here; a module given as a parameter (e.g. image_encoder) cannot be saved: pass "
+                "a timm model name"
+            )
         if isinstance(value, torch.Tensor):
             return self.tensor(value, path)
         if isinstance(value, (pd.DataFrame, pd.Series, pd.Index, pd.Categorical)):
@@ -152,8 +152,18 @@ class _Writer:
             fields = {name: getattr(value, name) for name in value._fields}
             return {"kind": "namedtuple", "class": f"{cls.__module__}:{cls.__qualname__}",
                     "fields": self.encode(fields, path)}
-        state = {k: self.encode(v, f"{path}.{k}") for k, v in vars(value).items()}
-        return {"kind": "object", "class": f"{cls.__module__}:{cls.__qualname__}", "state": state}
+        return {"kind": "object", "class": f"{cls.__module__}:{cls.__qualname__}",
+                "state": self.attributes(value, vars(value), f"{path}.")}
+
+    def attributes(self, owner: Any, items: dict, prefix: str) -> dict:
+        """Encode attributes of ``owner``; a network is written only where a builder can rebuild it."""
+        cls = type(owner)
+        rebuildable = f"{cls.__module__}:{cls.__qualname__}" in MODULE_BUILDERS
+        return {
+            k: self.module(v, f"{prefix}{k}") if rebuildable and isinstance(v, torch.nn.Module)
+            else self.encode(v, f"{prefix}{k}")
+            for k, v in items.items()
+        }
 
     def pandas(self, value: Any, path: str) -> dict:
         if isinstance(value, pd.Categorical):
@@ -266,8 +276,8 @@ class _Reader:
         name = f"{type(owner).__module__}:{type(owner).__qualname__}"
         if name not in MODULE_BUILDERS:
             raise TypeError(f"cannot load {prefix}: no network builder is registered for {name}")
-        module = MODULE_BUILDERS[name](owner)
         state = {k[len(prefix) + 1:]: v for k, v in self.weights.items() if k.startswith(f"{prefix}.")}
+        module = MODULE_BUILDERS[name](owner, state)
         _install_buffers(module, state)
         try:
             module.load_state_dict(state, strict=True)
@@ -380,7 +390,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
         "package_version": __version__,
         "class": f"{cls.__module__}:{cls.__qualname__}",
         "params": {k: writer.encode(v, k) for k, v in params.items()},
-        "state": {k: writer.encode(v, k) for k, v in vars(model).items() if k not in params},
+        "state": writer.attributes(model, {k: v for k, v in vars(model).items() if k not in params}, ""),
     }
     directory = Path(path)
     directory.mkdir(parents=True, exist_ok=True)
@@ -506,7 +516,7 @@ class PersistenceMixin:
 
 # -- network builders: each estimator's own build step on its restored fitted state --------
 def register_module_builder(cls_path: str) -> Callable:
-    """Register ``function(estimator) -> fresh module_`` for the class ``"module:qualname"``."""
+    """Register ``function(owner, state_dict) -> fresh network`` for the class ``"module:qualname"``."""
 
     def decorate(function: Callable) -> Callable:
         MODULE_BUILDERS[cls_path] = function
@@ -526,22 +536,37 @@ def _without_pretrained(estimator: Any, build: Callable[[], torch.nn.Module]) ->
 
 
 @register_module_builder("structunstruct.estimators.deepsurv:DeepSurv")
-def _build_deepsurv(est: Any) -> torch.nn.Module:
+def _build_deepsurv(est: Any, state: dict) -> torch.nn.Module:
     return _without_pretrained(est, lambda: est._build_predictor(est.roles_, est.inputs_, 0))
 
 
 @register_module_builder("structunstruct.estimators.pamm:DeepPAMM")
-def _build_pamm(est: Any) -> torch.nn.Module:
+def _build_pamm(est: Any, state: dict) -> torch.nn.Module:
     return _without_pretrained(est, lambda: est._build_pamm(est.roles_, est.inputs_, est.terms_, 0))
 
 
 @register_module_builder("structunstruct.estimators.regression:SemiStructuredRegressor")
-def _build_regressor(est: Any) -> torch.nn.Module:
+def _build_regressor(est: Any, state: dict) -> torch.nn.Module:
     from .nn.orthogonalization import Orthogonalization
 
     module = _without_pretrained(est, lambda: est._build_module(est.roles_, est.inputs_, est.parts_, 0))
     if est.deep_strategy == "post_hoc" and module.location.has_deep_part:  # added after training
         module.location.orthogonalization = Orthogonalization()
+    return module
+
+
+
+@register_module_builder("structunstruct.data.features:FrozenEncoderFeatures")
+def _build_frozen_encoder(features: Any, state: dict) -> torch.nn.Module:
+    """The frozen encoder of early fusion; its input channels from the first 4-d (conv) weight."""
+    from .nn import create_image_encoder
+
+    convolutions = [v for v in state.values() if v.ndim == 4]
+    if not convolutions:
+        raise OSError("the saved frozen image encoder has no convolution weight to size its input")
+    module = create_image_encoder(features.encoder, int(convolutions[0].shape[1]), False).eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
     return module
 
 

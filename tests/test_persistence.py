@@ -37,8 +37,24 @@ def _regression_data(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np
     return X, y.to_numpy()
 
 
-def _cases(gbsg2) -> dict:
-    """name -> (unfitted estimator, X, y): the configurations of the common tests."""
+def _resnet_checkpoint(directory: Path) -> str:
+    """A local resnet18 checkpoint (random weights, safetensors) for the frozen early-fusion encoder."""
+    from safetensors.torch import save_file
+
+    from structunstruct.nn import create_image_encoder
+
+    file = directory / "resnet18.safetensors"
+    backbone = create_image_encoder("resnet18", 1, False).backbone
+    save_file({k: v.contiguous() for k, v in backbone.state_dict().items()}, str(file))
+    return str(file)
+
+
+def _cases(gbsg2, checkpoint: str = "unused") -> dict:
+    """name -> (unfitted estimator, X, y): the configurations of the common tests.
+
+    ``checkpoint``: weights of the frozen encoder of early fusion (the loading process
+    only needs the data, the saved model holds the weights).
+    """
     X, y = gbsg2
     X, y = X.iloc[:160].copy(), y[:160]
     Xi, yi = su.datasets.make_survival_images(n=80, random_state=0)
@@ -53,6 +69,9 @@ def _cases(gbsg2) -> dict:
         "wide_deep_orth": (su.DeepSurv(structured=["age", "pnodes"], orthogonalize=True, **FAST), X, y),
         "joint_image": (su.DeepSurv(structured=["age", "sex"], tabular=["biomarker"], **image), Xi, yi),
         "early_pca": (su.DeepSurv(tabular=["age"], fusion="early", image_encoder="pca", **image), Xi, yi),
+        "early_frozen_resnet": (su.DeepSurv(tabular=["age"], fusion="early", image_encoder="resnet18",
+                                         pretrained=checkpoint, **image),
+                             Xi, yi),
         "missing_images": (su.DeepSurv(structured=["age"], missing_modalities="allow", tabular=[],
                                        modality_dropout=0.2, **image), Xm, yi),
         "text_bow": (su.DeepSurv(structured=["age"], tabular=[], text="note", **FAST), Xt, yt),
@@ -99,7 +118,12 @@ import torch
 def refuse(*args, **kwargs):
     raise AssertionError("loading unpickled")
 
-pickle.load = pickle.loads = pickle.Unpickler = refuse
+class RefusedUnpickler(pickle.Unpickler):
+    def __init__(self, *args, **kwargs):
+        refuse()
+
+pickle.load = pickle.loads = refuse
+pickle.Unpickler = RefusedUnpickler
 torch.load = refuse
 torch.cuda.is_available = lambda: False  # a CPU-only machine
 import structunstruct as su
@@ -121,7 +145,7 @@ def round_trip(gbsg2, tmp_path_factory):
     """Fit every case, save it, load all in one fresh process; expected and loaded predictions."""
     root = tmp_path_factory.mktemp("saved")
     expected, jobs, models = {}, {}, {}
-    for name, (model, X, y) in _cases(gbsg2).items():
+    for name, (model, X, y) in _cases(gbsg2, _resnet_checkpoint(root)).items():
         model.fit(X, y)
         expected[name] = predictions(model, X.iloc[:ROWS])
         model.save(root / name)
@@ -138,7 +162,7 @@ def round_trip(gbsg2, tmp_path_factory):
 
 
 CASE_NAMES = [
-    "cox", "deepsurv", "wide_deep_orth", "joint_image", "early_pca", "missing_images", "text_bow",
+    "cox", "deepsurv", "wide_deep_orth", "joint_image", "early_pca", "early_frozen_resnet", "missing_images", "text_bow",
     "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_post_hoc", "late_mean",
     "late_stacking", "deepsurv_late",
 ]
