@@ -67,11 +67,10 @@ class _Writer:
         if value.dtype.kind in _NUMERIC_KINDS and not value.dtype.hasobject:
             key = f"a{len(self.arrays)}"
             self.arrays[key] = np.ascontiguousarray(value)
-            return {"kind": "ndarray", "key": key}
-        if value.dtype.kind in "USO":
-            items = [self.encode(v, f"{path}[{i}]") for i, v in enumerate(value.ravel().tolist()
-                                                                          if value.dtype.kind != "O"
-                                                                          else value.ravel())]
+            return {"kind": "ndarray", "key": key, "shape": list(value.shape)}  # 0-d kept
+        if value.dtype.kind in "USO":  # strings and objects (levels, names): element by element
+            elements = value.ravel() if value.dtype.kind == "O" else value.ravel().tolist()
+            items = [self.encode(v, f"{path}[{i}]") for i, v in enumerate(elements)]
             return {"kind": "ndarray_items", "dtype": value.dtype.str, "shape": list(value.shape),
                     "items": items}
         if value.dtype.kind in "mM":
@@ -81,12 +80,12 @@ class _Writer:
 
     def tensor(self, value: torch.Tensor, path: str) -> dict:
         key = f"t{len(self.weights)}|{path}"
-        self.weights[key] = value.detach().to("cpu").contiguous()
+        self.weights[key] = value.detach().to("cpu").clone(memory_format=torch.contiguous_format)
         return {"kind": "tensor", "key": key}
 
     def module(self, value: torch.nn.Module, path: str) -> dict:
         for name, tensor in value.state_dict().items():
-            self.weights[f"{path}.{name}"] = tensor.detach().to("cpu").contiguous()
+            self.weights[f"{path}.{name}"] = tensor.detach().to("cpu").clone(memory_format=torch.contiguous_format)
         return {"kind": "module", "prefix": path}
 
     def encode(self, value: Any, path: str) -> Any:  # noqa: C901 - one branch per allowed type
@@ -146,12 +145,12 @@ class _Writer:
                 f"in the saveable allowlist (JSON types, numpy, pandas, torch tensors, classes of "
                 f"{_PACKAGE})"
             )
-        if not hasattr(value, "__dict__"):
-            raise TypeError(f"cannot save {path}: {cls.__qualname__} has no __dict__")
-        if isinstance(value, tuple):  # namedtuple
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
             fields = {name: getattr(value, name) for name in value._fields}
             return {"kind": "namedtuple", "class": f"{cls.__module__}:{cls.__qualname__}",
                     "fields": self.encode(fields, path)}
+        if not hasattr(value, "__dict__"):
+            raise TypeError(f"cannot save {path}: {cls.__qualname__} has no __dict__")
         return {"kind": "object", "class": f"{cls.__module__}:{cls.__qualname__}",
                 "state": self.attributes(value, vars(value), f"{path}.")}
 
@@ -227,7 +226,7 @@ class _Reader:
         if kind == "float":
             return float(value["repr"])
         if kind == "ndarray":
-            return self.array(value["key"]).copy()
+            return self.array(value["key"]).reshape(value["shape"]).copy()
         if kind == "ndarray_items":
             items = [self.decode(v) for v in value["items"]]
             out = np.empty(len(items), dtype=object)
@@ -263,13 +262,17 @@ class _Reader:
         return self.pandas(value, kind)
 
     def instance(self, value: dict) -> Any:
-        cls = resolve(value["class"])
+        return self.restore(resolve(value["class"]), {k: self.decode(v) for k, v in value["state"].items()})
+
+    def restore(self, cls: type, state: dict) -> Any:
+        """``cls.__new__`` plus ``state``; networks rebuilt once the rest of the state is set."""
+        if not isinstance(cls, type):
+            raise TypeError(f"refusing to load {cls!r}: not a class")
         obj = cls.__new__(cls)
-        state = {k: self.decode(v) for k, v in value["state"].items()}
-        pending = {k: v for k, v in state.items() if isinstance(v, _PendingModule)}
         obj.__dict__.update(state)
-        for name, placeholder in pending.items():
-            setattr(obj, name, self.module(obj, placeholder.prefix))
+        for name, value in state.items():
+            if isinstance(value, _PendingModule):
+                setattr(obj, name, self.module(obj, value.prefix))
         return obj
 
     def module(self, owner: Any, prefix: str) -> torch.nn.Module:
@@ -362,6 +365,8 @@ def resolve(path: str) -> Any:
             obj = getattr(obj, part)
     except (ImportError, AttributeError):
         raise TypeError(f"unknown class {path!r} in the saved model (renamed or removed?)") from None
+    if not str(getattr(obj, "__module__", "")).startswith(_PACKAGE):
+        raise TypeError(f"refusing to load {path!r}: it is not defined in {_PACKAGE}")
     return obj
 
 
@@ -438,7 +443,7 @@ def load(path: str | os.PathLike, device: str | None = None) -> Any:
         state = {k: reader.decode(v) for k, v in config["state"].items()}
     except (KeyError, ValueError, IndexError) as error:
         raise OSError(f"{directory / CONFIG_FILE} is damaged: {error!r}") from None
-    model = _restore(reader, cls, params, state)
+    model = reader.restore(cls, {**params, **state})
     if device is not None:
         _set_device(model, device)
     return model
@@ -455,16 +460,6 @@ def _set_device(value: Any, device: str) -> None:
         for item in vars(value).values():
             if isinstance(item, (list, tuple, PersistenceMixin)):
                 _set_device(item, device)
-
-
-def _restore(reader: _Reader, cls: type, params: dict, state: dict) -> Any:
-    model = cls.__new__(cls)
-    model.__dict__.update(params)
-    model.__dict__.update(state)
-    for name, value in state.items():
-        if isinstance(value, _PendingModule):
-            setattr(model, name, reader.module(model, value.prefix))
-    return model
 
 
 def _read_config(directory: Path) -> dict:

@@ -322,3 +322,36 @@ def test_a_model_saved_for_cuda_loads_and_predicts_on_the_cpu(round_trip, tmp_pa
         su.load(target).predict(X.iloc[:ROWS])
     model = su.load(target, device="cpu")
     np.testing.assert_array_equal(model.predict(X.iloc[:ROWS]), expected["deepsurv_late"]["predict"])
+
+
+def test_every_allowed_kind_of_value_round_trips(tmp_path):
+    from structunstruct.metrics._calibration import DCalibrationResult
+
+    columns = pd.MultiIndex.from_tuples([("loc", "x"), ("scale", "x")], names=["parameter", "term"])
+    values = {
+        "floats": [np.nan, np.inf, -np.inf, 0.1, 1e-300], "ints": (1, -2, 2**40), "flags": {True, False},
+        "frozen": frozenset({"a"}), "none": None, 3: "integer key", ("a", 1): "tuple key",
+        "scalars": [np.float32(0.5), np.int64(7), np.bool_(True), np.float64(2.5)],
+        "arrays": [np.arange(6, dtype=np.int16).reshape(2, 3), np.array(["a", "bc"]),
+                   np.array(["x", None, 1.5], dtype=object), np.array(["2020-01-02"], dtype="datetime64[D]"),
+                   np.zeros((0, 3)), np.float16([1.5])],
+        "frame": pd.DataFrame([[1.0, 2.0]], columns=columns, index=pd.Index(["r"], name="row")),
+        "categorical": pd.Series(pd.Categorical(["b", "a", "b"], categories=["b", "a"], ordered=True),
+                                 index=pd.RangeIndex(2, 8, 2), name="c"),
+        "intervals": pd.Series([0.1, 0.2], index=pd.IntervalIndex.from_breaks([0.0, 1.0, 3.0])),
+        "strings": pd.Series(["u", "v"], dtype="string"), "path": Path("/tmp/x"),
+        "tensor": torch.arange(3.0), "device": torch.device("cpu"),
+        "named": DCalibrationResult(1.5, 0.2, np.array([0.1, 0.9])), "function": su.load,
+    }
+    model = su.DeepSurv()
+    model.extra_ = values
+    again = su.load(model.save(tmp_path / "m")).extra_
+    assert list(again) == list(values)
+    for key, value in values.items():
+        if isinstance(value, DCalibrationResult):
+            assert type(again[key]) is DCalibrationResult
+            np.testing.assert_array_equal(again[key][2], value[2])
+            assert again[key][:2] == value[:2]
+        else:
+            _assert_same(again[key], value, repr(key))
+    assert [type(v) for v in again["scalars"]] == [type(v) for v in values["scalars"]]
