@@ -56,6 +56,24 @@ _NUMERIC_KINDS = "biuf"  # numpy dtype kinds safetensors stores
 MODULE_BUILDERS: dict[str, Callable[[Any, dict], torch.nn.Module]] = {}
 
 
+#: Old class path -> new class path, for files written before a class moved inside the
+#: package (internal classes such as the input builder are saved by their module path).
+CLASS_ALIASES: dict[str, str] = {}
+
+
+def class_path(cls: type) -> str:
+    """``"module:qualname"`` of ``cls``; the public path (``"structunstruct:DeepSurv"``) when it has one.
+
+    Public names are fixed by the design, so files of the estimators survive moves of
+    the modules that define them.
+    """
+    import structunstruct
+
+    if getattr(structunstruct, cls.__name__, None) is cls:
+        return f"{_PACKAGE}:{cls.__name__}"
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 class _Writer:
     """Encode a fitted object graph as JSON plus two dicts of arrays/tensors."""
 
@@ -147,17 +165,16 @@ class _Writer:
             )
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple
             fields = {name: getattr(value, name) for name in value._fields}
-            return {"kind": "namedtuple", "class": f"{cls.__module__}:{cls.__qualname__}",
+            return {"kind": "namedtuple", "class": class_path(cls),
                     "fields": self.encode(fields, path)}
         if not hasattr(value, "__dict__"):
             raise TypeError(f"cannot save {path}: {cls.__qualname__} has no __dict__")
-        return {"kind": "object", "class": f"{cls.__module__}:{cls.__qualname__}",
+        return {"kind": "object", "class": class_path(cls),
                 "state": self.attributes(value, vars(value), f"{path}.")}
 
     def attributes(self, owner: Any, items: dict, prefix: str) -> dict:
         """Encode attributes of ``owner``; a network is written only where a builder can rebuild it."""
-        cls = type(owner)
-        rebuildable = f"{cls.__module__}:{cls.__qualname__}" in MODULE_BUILDERS
+        rebuildable = class_path(type(owner)) in MODULE_BUILDERS
         return {
             k: self.module(v, f"{prefix}{k}") if rebuildable and isinstance(v, torch.nn.Module)
             else self.encode(v, f"{prefix}{k}")
@@ -276,7 +293,7 @@ class _Reader:
         return obj
 
     def module(self, owner: Any, prefix: str) -> torch.nn.Module:
-        name = f"{type(owner).__module__}:{type(owner).__qualname__}"
+        name = class_path(type(owner))
         if name not in MODULE_BUILDERS:
             raise TypeError(f"cannot load {prefix}: no network builder is registered for {name}")
         state = {k[len(prefix) + 1:]: v for k, v in self.weights.items() if k.startswith(f"{prefix}.")}
@@ -355,8 +372,8 @@ def _install_buffers(module: torch.nn.Module, state: dict[str, torch.Tensor]) ->
 
 
 def resolve(path: str) -> Any:
-    """The class or function ``"module:qualname"`` of this package."""
-    module_name, _, qualname = path.partition(":")
+    """The class or function ``"module:qualname"`` of this package (after :data:`CLASS_ALIASES`)."""
+    module_name, _, qualname = CLASS_ALIASES.get(path, path).partition(":")
     if not (module_name == _PACKAGE or module_name.startswith(f"{_PACKAGE}.")):
         raise TypeError(f"refusing to load {path!r}: only classes of {_PACKAGE} are loaded")
     try:
@@ -393,7 +410,7 @@ def save(model: Any, path: str | os.PathLike) -> Path:
         "format_version": FORMAT_VERSION,
         "package": _PACKAGE,
         "package_version": __version__,
-        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "class": class_path(cls),
         "params": {k: writer.encode(v, k) for k, v in params.items()},
         "state": writer.attributes(model, {k: v for k, v in vars(model).items() if k not in params}, ""),
     }
@@ -511,7 +528,8 @@ class PersistenceMixin:
 
 # -- network builders: each estimator's own build step on its restored fitted state --------
 def register_module_builder(cls_path: str) -> Callable:
-    """Register ``function(owner, state_dict) -> fresh network`` for the class ``"module:qualname"``."""
+    """Register ``function(owner, state_dict) -> fresh network`` for the class at ``cls_path``
+    (as :func:`class_path` writes it)."""
 
     def decorate(function: Callable) -> Callable:
         MODULE_BUILDERS[cls_path] = function
@@ -530,17 +548,17 @@ def _without_pretrained(estimator: Any, build: Callable[[], torch.nn.Module]) ->
         estimator.pretrained = pretrained
 
 
-@register_module_builder("structunstruct.estimators.deepsurv:DeepSurv")
+@register_module_builder("structunstruct:DeepSurv")
 def _build_deepsurv(est: Any, state: dict) -> torch.nn.Module:
     return _without_pretrained(est, lambda: est._build_predictor(est.roles_, est.inputs_, 0))
 
 
-@register_module_builder("structunstruct.estimators.pamm:DeepPAMM")
+@register_module_builder("structunstruct:DeepPAMM")
 def _build_pamm(est: Any, state: dict) -> torch.nn.Module:
     return _without_pretrained(est, lambda: est._build_pamm(est.roles_, est.inputs_, est.terms_, 0))
 
 
-@register_module_builder("structunstruct.estimators.regression:SemiStructuredRegressor")
+@register_module_builder("structunstruct:SemiStructuredRegressor")
 def _build_regressor(est: Any, state: dict) -> torch.nn.Module:
     from .nn.orthogonalization import Orthogonalization
 
@@ -565,4 +583,13 @@ def _build_frozen_encoder(features: Any, state: dict) -> torch.nn.Module:
     return module
 
 
-__all__ = ["FORMAT_VERSION", "MODULE_BUILDERS", "PersistenceMixin", "load", "register_module_builder", "save"]
+__all__ = [
+    "CLASS_ALIASES",
+    "FORMAT_VERSION",
+    "MODULE_BUILDERS",
+    "PersistenceMixin",
+    "class_path",
+    "load",
+    "register_module_builder",
+    "save",
+]

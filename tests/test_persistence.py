@@ -355,3 +355,19 @@ def test_every_allowed_kind_of_value_round_trips(tmp_path):
         else:
             _assert_same(again[key], value, repr(key))
     assert [type(v) for v in again["scalars"]] == [type(v) for v in values["scalars"]]
+
+
+def test_estimators_are_saved_by_their_public_path_and_moved_classes_by_alias(round_trip, tmp_path, monkeypatch):
+    _, _, models, _ = round_trip
+    target = models["deep_pamm_random"].save(tmp_path / "m")
+    text = (target / "config.json").read_text()
+    assert json.loads(text)["class"] == "structunstruct:DeepPAMM"
+    old = '"structunstruct.data.inputs:InputBuilder"'
+    assert old in text
+    (target / "config.json").write_text(text.replace(old, '"structunstruct.old_layout:InputBuilder"'))
+    with pytest.raises(TypeError, match="old_layout"):
+        su.load(target)
+    monkeypatch.setitem(persistence.CLASS_ALIASES, "structunstruct.old_layout:InputBuilder",
+                        "structunstruct.data.inputs:InputBuilder")
+    X, _ = su.datasets.load_gbsg2()
+    np.testing.assert_array_equal(su.load(target).predict(X.iloc[:ROWS]), models["deep_pamm_random"].predict(X.iloc[:ROWS]))
