@@ -21,6 +21,10 @@ pandas Series/DataFrame/Index/MultiIndex/Categorical, lists, tuples, sets, dicts
 Networks are not serialized as objects: loading rebuilds them with the estimator's
 own build step from the restored fitted state (pretrained weights are not read) and
 loads the saved weights strictly, on the CPU. Loading never unpickles.
+
+Where an estimator's fitted state changes shape (a restructure of the estimators), the
+network builders at the end of this module are the one place to update; the tests in
+``tests/test_persistence.py`` save and load every estimator and fusion.
 """
 
 from __future__ import annotations
@@ -138,6 +142,8 @@ class _Writer:
             return {"kind": "dict", "items": [
                 [self.encode(k, f"{path}<key>"), self.encode(v, f"{path}[{k!r}]")] for k, v in value.items()
             ]}
+        if value is pd.NA or value is pd.NaT:
+            return {"kind": "NA" if value is pd.NA else "NaT"}
         if isinstance(value, PurePath):
             return {"kind": "path", "value": str(value)}
         if isinstance(value, torch.device):
@@ -262,6 +268,8 @@ class _Reader:
             return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
         if kind == "dict":
             return {self.decode(k): self.decode(v) for k, v in value["items"]}
+        if kind in ("NA", "NaT"):
+            return pd.NA if kind == "NA" else pd.NaT
         if kind == "path":
             return Path(value["value"])
         if kind == "device":

@@ -222,11 +222,11 @@ def _assert_same_leaf(a, b, where: str) -> None:
         assert list(sa) == list(sb), where
         assert all(torch.equal(sa[key], sb[key]) for key in sb), where
     elif isinstance(b, pd.DataFrame):
-        pd.testing.assert_frame_equal(a, b)
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
     elif isinstance(b, pd.Series):
-        pd.testing.assert_series_equal(a, b)
+        pd.testing.assert_series_equal(a, b, check_exact=True)
     elif isinstance(b, pd.Index):
-        pd.testing.assert_index_equal(a, b)
+        pd.testing.assert_index_equal(a, b, exact=True, check_exact=True)
     elif isinstance(b, np.ndarray):
         assert a.dtype == b.dtype, where
         np.testing.assert_array_equal(a, b, err_msg=where)
@@ -339,7 +339,8 @@ def test_every_allowed_kind_of_value_round_trips(tmp_path):
         "categorical": pd.Series(pd.Categorical(["b", "a", "b"], categories=["b", "a"], ordered=True),
                                  index=pd.RangeIndex(2, 8, 2), name="c"),
         "intervals": pd.Series([0.1, 0.2], index=pd.IntervalIndex.from_breaks([0.0, 1.0, 3.0])),
-        "strings": pd.Series(["u", "v"], dtype="string"), "path": Path("/tmp/x"),
+        "strings": pd.Series(["u", None], dtype="string"), "nullable": pd.Series([1, None], dtype="Int64"),
+        "path": Path("/tmp/x"),
         "tensor": torch.arange(3.0), "device": torch.device("cpu"),
         "named": DCalibrationResult(1.5, 0.2, np.array([0.1, 0.9])), "function": su.load,
     }
