@@ -6,6 +6,7 @@ an interpretable structured part with deep encoders.
 
 from . import datasets, metrics, nn, plotting
 from .estimators import DeepPAMM, DeepSurv, LateFusion, SemiStructuredRegressor
+from .persistence import load
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "SemiStructuredRegressor",
     "__version__",
     "datasets",
+    "load",
     "metrics",
     "nn",
     "plotting",

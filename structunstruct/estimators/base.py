@@ -26,6 +26,7 @@ from ..nn.augment import RandomAffine
 from ..nn.encoders.pixels import StandardizedImageEncoder
 from ..nn.encoders.text import BagOfWordsEncoder
 from ..nn.fusion import FUSION_LAYERS
+from ..persistence import PersistenceMixin
 from ..training import (
     EarlyStopping,
     Trainer,
@@ -91,7 +92,7 @@ def check_unique_columns(X: pd.DataFrame) -> None:
         raise ValueError(f"X has duplicated column names {duplicated}")
 
 
-class SemiStructuredMixin:
+class SemiStructuredMixin(PersistenceMixin):
     """Building, training and evaluating the additive predictor of an estimator.
 
     Subclasses define ``_loss`` and call these helpers from ``fit``; every parameter

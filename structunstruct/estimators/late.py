@@ -14,12 +14,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..classical import breslow_cumulative_hazard, fit_cox
 from ..data import as_survival_target
+from ..persistence import PersistenceMixin
 from ._frames import fit_frame, predict_frame, survival_output
 from .base import median_survival_time, step_function_values
 from .summary import coefficient_table
 
 
-class LateFusion(BaseEstimator):
+class LateFusion(PersistenceMixin, BaseEstimator):
     """Combine the linear predictors of several fitted survival models.
 
     Each member sees its own modality (e.g. a Cox model on the tabular columns and a
