@@ -14,7 +14,6 @@ __all__ = [
     "TrainingConfig",
     "WeightAveraging",
     "autocast",
-    "distributed",
     "iterate_batches",
     "local_torch_seed",
     "predict_outputs",

@@ -98,7 +98,21 @@ def is_main_process() -> bool:
 
 
 def shard_bounds(n: int, rank_: int, world_size_: int) -> tuple[int, int]:
-    """``[start, stop)`` of rank ``rank_``'s part of ``n`` rows (``torch.tensor_split`` sizes)."""
+    """``[start, stop)`` of rank ``rank_``'s part of ``n`` rows (``torch.tensor_split`` sizes).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    rank_ : int
+        The rank whose part is wanted.
+    world_size_ : int
+        Number of ranks.
+
+    Returns
+    -------
+    tuple of (int, int)
+    """
     small, n_large = divmod(n, world_size_)
     start = rank_ * small + min(rank_, n_large)
     return start, start + small + (rank_ < n_large)
@@ -111,6 +125,15 @@ def sharded_batches(active: bool = True) -> Iterator[None]:
     The training loop enters it around a training step when :func:`is_distributed`;
     :func:`global_mean` and :func:`~structunstruct.nn.losses.cox_ph_loss` then scale
     (and gather) so that DDP's gradient average is the global batch's gradient.
+
+    Parameters
+    ----------
+    active : bool, default=True
+        ``False`` leaves losses unscaled (e.g. for a validation pass).
+
+    Yields
+    ------
+    None
     """
     token = _SHARDED.set(bool(active) and is_distributed())
     try:
@@ -168,6 +191,11 @@ def gather_with_grad(tensor: Tensor) -> tuple[Tensor, slice]:
     The backward pass sums, over ranks, the gradients with respect to each rank's
     slice (``torch.distributed.nn.functional.all_gather``).
 
+    Parameters
+    ----------
+    tensor : Tensor of shape (n, ...)
+        This rank's rows.
+
     Returns
     -------
     gathered : Tensor of shape (sum of lengths, ...)
@@ -203,7 +231,17 @@ def _all_gather_autograd(tensor: Tensor) -> Tensor:
 
 @torch.no_grad()
 def gather(tensor: Tensor) -> Tensor:
-    """Concatenate ``tensor`` of every rank along dim 0 (no gradient; lengths may differ)."""
+    """Concatenate ``tensor`` of every rank along dim 0 (no gradient; lengths may differ).
+
+    Parameters
+    ----------
+    tensor : Tensor of shape (n, ...)
+        This rank's rows.
+
+    Returns
+    -------
+    Tensor of shape (sum of lengths, ...)
+    """
     sizes = _gather_sizes(len(tensor), tensor.device)
     padded = _pad(tensor, max(sizes))
     parts = [torch.empty_like(padded) for _ in sizes]
@@ -212,7 +250,17 @@ def gather(tensor: Tensor) -> Tensor:
 
 
 def all_reduce_mean(value: float) -> float:
-    """Average of a float over ranks (the value itself on one process)."""
+    """Average of a float over ranks (the value itself on one process).
+
+    Parameters
+    ----------
+    value : float
+        This rank's value.
+
+    Returns
+    -------
+    float
+    """
     if not is_distributed():
         return value
     tensor = torch.tensor([value], dtype=torch.float64)
@@ -221,7 +269,19 @@ def all_reduce_mean(value: float) -> float:
 
 
 def broadcast_flag(flag: bool, src: int = 0) -> bool:
-    """Rank ``src``'s value of ``flag`` on every rank (e.g. its early-stopping decision)."""
+    """Rank ``src``'s value of ``flag`` on every rank (e.g. its early-stopping decision).
+
+    Parameters
+    ----------
+    flag : bool
+        This rank's value (only rank ``src``'s counts).
+    src : int, default=0
+        The rank that decides.
+
+    Returns
+    -------
+    bool
+    """
     if not is_distributed():
         return flag
     tensor = torch.tensor([int(flag)], dtype=torch.int64)
@@ -230,7 +290,19 @@ def broadcast_flag(flag: bool, src: int = 0) -> bool:
 
 
 def broadcast_object(value: Any, src: int = 0) -> Any:
-    """Rank ``src``'s ``value`` (a picklable object) on every rank."""
+    """Rank ``src``'s ``value`` (a picklable object) on every rank.
+
+    Parameters
+    ----------
+    value : object
+        This rank's value (only rank ``src``'s counts).
+    src : int, default=0
+        The rank that sends.
+
+    Returns
+    -------
+    object
+    """
     if not is_distributed():
         return value
     holder = [value]
@@ -240,7 +312,15 @@ def broadcast_object(value: Any, src: int = 0) -> Any:
 
 @torch.no_grad()
 def broadcast_module(module: nn.Module, src: int = 0) -> None:
-    """Overwrite every parameter and buffer of ``module`` with rank ``src``'s values."""
+    """Overwrite every parameter and buffer of ``module`` with rank ``src``'s values.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The same architecture on every rank.
+    src : int, default=0
+        The rank whose values are kept.
+    """
     if not is_distributed():
         return
     for tensor in list(module.parameters()) + list(module.buffers()):

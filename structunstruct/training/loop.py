@@ -370,7 +370,17 @@ class Trainer:
         return self
 
     def batches(self, train: Batch) -> Iterator[dict[str, Tensor]]:
-        """The mini-batches of one epoch (this rank's part of each under ``torch.distributed``)."""
+        """The mini-batches of one epoch (this rank's part of each under ``torch.distributed``).
+
+        Parameters
+        ----------
+        train : dict of str to Tensor
+            The training rows.
+
+        Returns
+        -------
+        iterator of dict of str to Tensor
+        """
         world = distributed.world_size()
         shard = (distributed.rank(), world) if world > 1 else None
         batch_size = self.config.batch_size * world

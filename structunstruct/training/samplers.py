@@ -87,7 +87,16 @@ BATCH_SAMPLERS: dict[str, BatchSampler | None] = {"random": None, "events": even
 
 
 def register_batch_sampler(name: str, sampler: BatchSampler) -> None:
-    """Register a batch sampler under ``name``."""
+    """Register a batch sampler under ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The name given to ``DeepSurv(batch_sampler=...)``.
+    sampler : callable
+        ``sampler(tensors, batch_size, generator)`` returning the row indices of each
+        batch of one epoch (see :func:`event_batches`).
+    """
     BATCH_SAMPLERS[name] = sampler
 
 
@@ -97,7 +106,22 @@ def list_batch_samplers() -> list[str]:
 
 
 def get_batch_sampler(name: str) -> BatchSampler | None:
-    """The batch sampler registered as ``name`` (``None`` for ``"random"``)."""
+    """The batch sampler registered as ``name`` (``None`` for ``"random"``).
+
+    Parameters
+    ----------
+    name : str
+        A registered name (:func:`list_batch_samplers`).
+
+    Returns
+    -------
+    callable or None
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+    """
     if name not in BATCH_SAMPLERS:
         raise ValueError(f"unknown batch sampler {name!r}; known: {list_batch_samplers()}")
     return BATCH_SAMPLERS[name]
