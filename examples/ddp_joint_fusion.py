@@ -16,15 +16,14 @@ processes, so risk sets span the global batch; rank 0 decides early stopping; af
 training every process computes the Breslow baseline and the orthogonalization
 projection on all rows with rank 0's weights; only rank 0 writes the model.
 
-The package has no ``save``/``load`` yet (planned): the fitted estimator is pickled, so
-load it only from a source you trust. Its predictions on the training rows are saved
-beside it, and ``--check`` compares them with the loaded model's.
+Rank 0 saves the fitted estimator with ``model.save`` (JSON and safetensors, no pickle)
+and its predictions on the training rows beside it; ``--check`` loads it with
+``structunstruct.load`` on the CPU and compares.
 """
 
 from __future__ import annotations
 
 import argparse
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -50,8 +49,7 @@ def train(out: Path, n: int, epochs: int, batch_size: int, device: str) -> None:
     risk = model.predict(X)
     if distributed.is_main_process():  # rank 0 alone writes
         out.mkdir(parents=True, exist_ok=True)
-        with open(out / "model.pkl", "wb") as f:
-            pickle.dump(model, f)
+        model.save(out / "model")
         np.save(out / "predictions.npy", risk)
         print(f"world size {distributed.world_size()}: C-index {model.score(X, y):.3f}, "
               f"saved to {out}")
@@ -68,8 +66,7 @@ def torch_distributed():
 
 
 def check(out: Path, n: int) -> None:
-    with open(out / "model.pkl", "rb") as f:
-        model = pickle.load(f)
+    model = su.load(out / "model", device="cpu")
     X, _ = make_data(n)
     expected = np.load(out / "predictions.npy")
     difference = np.abs(model.predict(X) - expected).max()

@@ -219,3 +219,28 @@ def test_distributional_fit_under_two_processes_matches_one_process(two_process_
     np.testing.assert_array_equal(two[0], two[1])
     np.testing.assert_allclose(two[0], single, atol=1e-5)
     assert np.ptp(single) > 0.1
+
+
+def test_torchrun_example_saves_a_model_that_loads_in_one_process(tmp_path):
+    """The README's launch: 2 CPU processes fit joint fusion, rank 0 saves, one process loads."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    example = root / "examples" / "ddp_joint_fusion.py"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    small = ["--rows", "160", "--epochs", "1"]
+    subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+         str(example), "--out", str(tmp_path / "m"), *small],
+        check=True, env=env, timeout=300, capture_output=True,
+    )
+    assert (tmp_path / "m" / "model" / "config.json").is_file()
+    checked = subprocess.run(
+        [sys.executable, str(example), "--check", str(tmp_path / "m"), *small],
+        check=True, env=env, timeout=120, capture_output=True, text=True,
+    )
+    assert "largest difference from rank 0's predictions: 0" in checked.stdout
