@@ -445,9 +445,17 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Risk score (log hazard ratio); higher means an earlier event.
 
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+
         Returns
         -------
         ndarray of shape (n_samples,)
+            The linear predictor ``eta(x)`` of each row (with ``fusion="late"`` the
+            members' averaged log-risks).
         """
         X = predict_frame(self, X)
         if self.late_ is not None:
@@ -502,9 +510,16 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row (``inf`` when S(t) stays above 0.5).
 
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+
         Returns
         -------
         ndarray of shape (n_samples,)
+            The first training event time at which ``S(t | x)`` drops to 0.5 or below.
         """
         return median_survival_time(self.predict_survival_function(X))
 
@@ -514,6 +529,21 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
         (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
         ``GridSearchCV``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        y : structured array, DataFrame or tuple
+            Observed survival of the rows of ``X``: a structured array with an event
+            (bool) and a time field (scikit-survival), a DataFrame with a time and an
+            event column, or a tuple ``(time, event)``.
+
+        Returns
+        -------
+        float
+            The fraction of comparable pairs ranked correctly (0.5: random ranking).
         """
         from ..metrics import concordance_index_harrell
 

@@ -79,7 +79,23 @@ class LateFusion(PersistenceMixin, BaseEstimator):
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y: Any) -> LateFusion:
-        """Fit every member (and the stacking weights), then the baseline hazard."""
+        """Fit every member (and the stacking weights), then the baseline hazard.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Training rows; every member is fitted on all columns and uses those of
+            its own modality.
+        y : structured array, DataFrame or tuple
+            Observed survival: a structured array with an event (bool) and a time field
+            (scikit-survival), a DataFrame with a time and an event column, or a tuple
+            ``(time, event)``.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         self._validate_params()
         X = fit_frame(self, X)
         target = as_survival_target(y, n_samples=len(X))
@@ -119,12 +135,39 @@ class LateFusion(PersistenceMixin, BaseEstimator):
         return np.column_stack([est.predict(X) for _, est in self.estimators_])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Combined log-risk, shape (n_samples,)."""
+        """Combined log-risk ``sum_k w_k eta_k(x)``; higher means an earlier event.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns; every member receives all of
+            them.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The members' log-risks weighted by ``weights_``.
+        """
         X = predict_frame(self, X)
         return self._member_predictions(X) @ self.weights_
 
     def predict_cumulative_hazard(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """``H0(t) exp(eta(x))``; index = time, one column per row of ``X``."""
+        """Cumulative hazard ``H(t | x) = H0(t) exp(eta(x))`` of the combined log-risk.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns; every member receives all of
+            them.
+        times : array-like, optional
+            Time grid (finite, non-negative); default the unique training event times
+            (the index of ``baseline_cumulative_hazard_``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index = time, one column per row of ``X`` (columns = ``X.index``).
+        """
         X = predict_frame(self, X)
         base = self.baseline_cumulative_hazard_
         grid = base.index.to_numpy() if times is None else np.asarray(times, dtype=float).reshape(-1)
@@ -139,15 +182,42 @@ class LateFusion(PersistenceMixin, BaseEstimator):
     def predict_survival_function(
         self, X: pd.DataFrame, times: Any = None, return_array: bool = False
     ) -> pd.DataFrame | np.ndarray:
-        """``exp(-H(t | x))``; index = time, one column per row of ``X``.
+        """Survival function ``S(t | x) = exp(-H(t | x))``.
 
-        With ``return_array=True`` a numpy array of shape (n_samples, n_times), as
-        scikit-survival's ``return_array=True``.
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns; every member receives all of
+            them.
+        times : array-like, optional
+            Time grid (finite, non-negative); default the unique training event times
+            (the index of ``baseline_cumulative_hazard_``).
+        return_array : bool, default=False
+            Return a numpy array of shape (n_samples, n_times), rows of ``X`` by times,
+            as scikit-survival's ``return_array=True``, instead of the DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame or ndarray
+            DataFrame: index = time, one column per row of ``X`` (as the cumulative
+            hazard); with ``return_array=True`` an array of shape (n_samples, n_times).
         """
         return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
 
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
-        """Median survival time per row (``inf`` when S(t) stays above 0.5)."""
+        """Median survival time per row (``inf`` when S(t) stays above 0.5).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns; every member receives all of
+            them.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The first training event time at which ``S(t | x)`` drops to 0.5 or below.
+        """
         return median_survival_time(self.predict_survival_function(X))
 
     def score(self, X: pd.DataFrame, y: Any) -> float:
@@ -156,6 +226,21 @@ class LateFusion(PersistenceMixin, BaseEstimator):
         Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
         (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
         ``GridSearchCV``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns; every member receives all of
+            them.
+        y : structured array, DataFrame or tuple
+            Observed survival of the rows of ``X``: a structured array with an event
+            (bool) and a time field (scikit-survival), a DataFrame with a time and an
+            event column, or a tuple ``(time, event)``.
+
+        Returns
+        -------
+        float
+            The fraction of comparable pairs ranked correctly (0.5: random ranking).
         """
         from ..metrics import concordance_index_harrell
 

@@ -385,8 +385,22 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     def predict_cumulative_hazard(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
         """Cumulative hazard ``H(t | x)``: the hazard integrated over the exposure.
 
-        ``times`` defaults to the cut points (including 0); beyond the last cut point
-        the last interval's hazard is carried on. Same layout as :meth:`predict_hazard`.
+        Beyond the last cut point the last interval's hazard is carried on.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        times : array-like, optional
+            Time grid (finite, non-negative); default the cut points ``cuts_``,
+            including 0.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index = time, one column per row of ``X`` (columns = ``X.index``), as
+            :meth:`predict_hazard`.
         """
         X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
@@ -398,8 +412,23 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
     ) -> pd.DataFrame | np.ndarray:
         """Survival ``S(t | x) = exp(-H(t | x))``; same layout as the cumulative hazard.
 
-        With ``return_array=True`` a numpy array of shape (n_samples, n_times), as
-        scikit-survival's ``return_array=True``.
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        times : array-like, optional
+            Time grid (finite, non-negative); default the cut points ``cuts_``,
+            including 0.
+        return_array : bool, default=False
+            Return a numpy array of shape (n_samples, n_times), rows of ``X`` by times,
+            as scikit-survival's ``return_array=True``, instead of the DataFrame.
+
+        Returns
+        -------
+        pandas.DataFrame or ndarray
+            DataFrame: index = time, one column per row of ``X`` (as the cumulative
+            hazard); with ``return_array=True`` an array of shape (n_samples, n_times).
         """
         return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
 
@@ -407,6 +436,18 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         """Median survival time per row, exact for the piecewise-constant hazard.
 
         ``inf`` when ``S`` stays above 0.5 up to the last cut point.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The time at which ``S(t | x) = 0.5`` (``H(t | x) = log 2``), solved
+            within its interval.
         """
         X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
@@ -425,9 +466,16 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         Under proportional hazards this ranks as the linear predictor does; with
         time-varying effects it summarises the whole follow-up.
 
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+
         Returns
         -------
         ndarray of shape (n_samples,)
+            ``log H(c_K | x)``, ``c_K`` the last cut point.
         """
         X = predict_frame(self, X)
         hazard = np.exp(self._interval_log_hazard(X))
@@ -440,6 +488,21 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
         (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
         ``GridSearchCV``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        y : structured array, DataFrame or tuple
+            Observed survival of the rows of ``X``: a structured array with an event
+            (bool) and a time field (scikit-survival), a DataFrame with a time and an
+            event column, or a tuple ``(time, event)``.
+
+        Returns
+        -------
+        float
+            The fraction of comparable pairs ranked correctly (0.5: random ranking).
         """
         from ..metrics import concordance_index_harrell
 

@@ -430,13 +430,38 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return self.family_.transform(eta)
 
     def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Distribution parameters per row: one column per parameter, index ``X.index``."""
+        """Distribution parameters per row.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per parameter of the family (``loc``, ``scale``, ...) on its
+            natural scale, index ``X.index``.
+        """
         X = predict_frame(self, X)
         params = self._parameters(X)
         return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted mean, shape (n_samples,)."""
+        """Predicted mean of the distribution of each row.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The family's mean at the predicted parameters.
+        """
         X = predict_frame(self, X)
         return self.family_.mean(self._parameters(X)).numpy()
 
@@ -461,20 +486,66 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         return out[:, 0] if levels.ndim == 0 else out
 
     def predict_interval(self, X: pd.DataFrame, coverage: float = 0.9) -> np.ndarray:
-        """Equal-tailed prediction interval, shape (n_samples, 2): lower, upper."""
+        """Equal-tailed prediction interval from the predicted distributions.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        coverage : float, default=0.9
+            Probability in (0, 1) between the bounds: the quantiles
+            ``(1 - coverage) / 2`` and ``(1 + coverage) / 2``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            Lower and upper bound per row.
+        """
         if not 0 < coverage < 1:
             raise ValueError(f"coverage must lie in (0, 1); got {coverage!r}")
         return self.predict_quantile(X, [(1 - coverage) / 2, (1 + coverage) / 2])
 
     def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
-        """Total log-likelihood of ``y`` under the predicted distributions."""
+        """Total log-likelihood of ``y`` under the predicted distributions.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        y : array-like of shape (n_samples,)
+            Observed responses of the rows of ``X`` (numeric, finite, in the
+            family's support).
+
+        Returns
+        -------
+        float
+            Sum of the rows' log-densities (log-probabilities for discrete families).
+        """
         X = predict_frame(self, X)
         eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
         y = self._check_target(self.family_, y, len(X))
         return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
 
     def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
-        """R² of the predicted mean."""
+        """R² of the predicted mean (:func:`sklearn.metrics.r2_score`).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict, with the training columns (an array-like only when the
+            model has no image or text column).
+        y : array-like of shape (n_samples,)
+            Observed responses of the rows of ``X``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Row weights of the R²; default equal weights.
+
+        Returns
+        -------
+        float
+            Coefficient of determination (1 is perfect; can be negative).
+        """
         return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
     def partial_effect(
