@@ -48,11 +48,6 @@ numpydoc_validation_exclude = {
     r"\.set_score_request$",
     r"\.set_predict_request$",
     r"\.get_metadata_routing$",
-    # The estimators' prediction methods describe X, y and times in their summary line;
-    # their Parameters sections are to be written once main's concurrent changes to
-    # these methods (return_array, predict-time column checks) are merged.
-    r"^structunstruct\.(DeepSurv|DeepPAMM|LateFusion|SemiStructuredRegressor)\."
-    r"(fit|predict\w*|score|log_likelihood)$",
 }
 intersphinx_mapping: dict = {}
 nitpicky = False
