@@ -12,18 +12,24 @@ times=None)`` built on scikit-survival:
   metrics); it defaults to ``y_true``. Metrics that do not use it ignore it.
 - ``times`` are the evaluation times of the time-dependent metrics; the default is
   :func:`default_time_grid` of ``y_true``.
+
+For regression, :func:`crps` scores predictive distributions (from quantiles), and
+the scorers ``"log_likelihood"`` and ``"neg_crps"`` tune distributional regressors.
 """
 
 from ._auc import cumulative_dynamic_auc, time_dependent_auc
 from ._brier import brier_score, integrated_brier_score
 from ._calibration import calibration_curve
 from ._concordance import concordance_index_harrell, concordance_index_uno
+from ._regression import crps, crps_from_quantiles
 from ._scorers import (
     auc_scorer,
+    crps_scorer,
     get_scorer,
     harrell_c_scorer,
     ibs_scorer,
     list_scorers,
+    log_likelihood_scorer,
     register_scorer,
     uno_c_scorer,
 )
@@ -35,6 +41,9 @@ __all__ = [
     "calibration_curve",
     "concordance_index_harrell",
     "concordance_index_uno",
+    "crps",
+    "crps_from_quantiles",
+    "crps_scorer",
     "cumulative_dynamic_auc",
     "default_time_grid",
     "get_scorer",
@@ -42,6 +51,7 @@ __all__ = [
     "ibs_scorer",
     "integrated_brier_score",
     "list_scorers",
+    "log_likelihood_scorer",
     "register_scorer",
     "time_dependent_auc",
     "uno_c_scorer",
