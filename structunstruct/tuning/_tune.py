@@ -12,7 +12,8 @@ derive from ``random_state``, so with an in-memory study and ``n_jobs=1`` the sa
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -175,6 +176,8 @@ def tune(
         directions=["maximize"] * len(scorers),
         load_if_exists=True,
     )
+    if "scorers" not in study.user_attrs:
+        study.set_user_attr("scorers", list(scorers))
     objective = CrossValidationObjective(
         estimator, space, X, target, splits, scorers,
         prune=len(scorers) == 1 and _accepts_callbacks(estimator) and pruner != "none",
@@ -251,7 +254,7 @@ def make_storage(url: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, max_ret
     heartbeat_interval : int, default=60
         Seconds between a running trial's heartbeats; a trial without one for
         ``2 * heartbeat_interval`` seconds is failed by the next worker and its
-        parameters re-queued (``RetryFailedTrialCallback``) as a new trial.
+        parameters re-queued (``RetryHeartbeatStaleTrialCallback``) as a new trial.
     max_retry : int, default=3
         How often one parameter set is re-queued.
 
@@ -261,13 +264,21 @@ def make_storage(url: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, max_ret
     """
     optuna = _imports.optuna()
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine_kwargs,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=2 * heartbeat_interval,
-        failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=max_retry),
-    )
+    storages = optuna.storages
+    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
+        retry = {"heartbeat_stale_trial_callback":
+                 storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
+    else:  # pragma: no cover - older optuna
+        retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}
+    with warnings.catch_warnings():  # heartbeats are "experimental" in optuna's terms
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return storages.RDBStorage(
+            url,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=2 * heartbeat_interval,
+            **retry,
+        )
 
 
 def make_pruner(pruner: str | Any) -> Any:
