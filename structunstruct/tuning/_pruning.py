@@ -11,15 +11,18 @@ The rule across cross-validation folds. A trial trains one model per fold; fold
 ``k * max_epochs + e``. A step therefore names one fold and one epoch, and every
 trial trains that fold on the same rows, with the same internal validation rows
 (the folds and the estimator's seed are fixed for the whole study), so the values
-that a pruner compares at one step are comparable across trials. Optuna's
-median/percentile pruners compare the trial's best value so far (over all its
-steps) with the median of the other trials at the current step; the validation
-losses of different folds are on one scale (a mean over rows of folds of equal
-size), so this is a fair, slightly lenient test. Trials stopped early by early
-stopping simply report fewer steps. The reported value is the validation loss
-turned into the direction of the study: ``-valid_loss`` when the study maximizes
-a score (C-index, log-likelihood), ``valid_loss`` when it minimizes. A non-finite
-validation loss (diverged training) prunes at once.
+that a pruner compares at one step are comparable across trials, although the
+level of the loss differs from fold to fold (a Cox partial likelihood depends on
+the rows). Optuna's median/percentile pruners compare the trial's best value so
+far (over all its steps, earlier folds included) with the median of the completed
+trials at the current step. The best value is at least the current one, so a trial
+is never pruned on a comparison harsher than "this fold, this epoch, against the
+others"; where an earlier fold had a better loss level the rule is lenient, and in
+practice most pruning happens in the first fold, which is where it saves most.
+Trials stopped by early stopping simply report fewer steps. The reported value is
+the validation loss turned into the direction of the study: ``-valid_loss`` when
+the study maximizes a score (C-index, log-likelihood), ``valid_loss`` when it
+minimizes. A non-finite validation loss (diverged training) prunes at once.
 
 Optuna does not prune multi-objective studies; :func:`~structunstruct.tuning.tune`
 attaches no callback there.

@@ -265,13 +265,13 @@ def make_storage(url: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, max_ret
     optuna = _imports.optuna()
     engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else None
     storages = optuna.storages
-    if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
-        retry = {"heartbeat_stale_trial_callback":
-                 storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
-    else:  # pragma: no cover - older optuna
-        retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}
     with warnings.catch_warnings():  # heartbeats are "experimental" in optuna's terms
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if hasattr(storages, "RetryHeartbeatStaleTrialCallback"):  # optuna >= 4.9
+            retry = {"heartbeat_stale_trial_callback":
+                     storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
+        else:  # pragma: no cover - older optuna
+            retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}
         return storages.RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
