@@ -6,14 +6,16 @@ the study maximizes the mean fold score (several scorers: a multi-objective stud
 whose Pareto front is returned). The folds, the sampler and the estimator's seed
 derive from ``random_state``, so with an in-memory study and ``n_jobs=1`` the same
 ``random_state`` reproduces the trials, and several workers given the same
-``random_state`` and ``storage`` evaluate every trial on the same folds.
+``random_state`` and ``storage`` evaluate every trial on the same folds (their
+samplers then draw their own seeds, so they do not repeat each other).
 """
 
 from __future__ import annotations
 
 import math
+import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -131,12 +133,15 @@ def tune(
         :mod:`structunstruct.tuning._pruning` for the rule across folds); it applies
         to single-objective studies of estimators with ``callbacks``.
     sampler : optuna sampler, optional
-        Default: TPE seeded from ``random_state``.
+        Default: TPE, seeded from ``random_state`` for an in-memory study; with a
+        database ``storage`` each worker's sampler draws its own seed, so workers
+        started with the same settings do not repeat each other's parameters.
     refit : bool, default=True
         Refit the best parameters on all rows as ``best_estimator_``.
     random_state : int, optional
-        Seeds the folds, the default sampler and (when the estimator's own
-        ``random_state`` is ``None``) the estimator.
+        Seeds the folds, the default sampler of an in-memory study and (when the
+        estimator's own ``random_state`` is ``None``) the estimator. Workers of one
+        shared study must use the same value, so that every trial sees the same folds.
     n_jobs : int, default=1
         Trials run in parallel threads of this process (reproducible only with 1).
 
@@ -168,10 +173,13 @@ def tune(
     scorers = resolve_scoring(scoring, estimator)
     target = as_target(estimator, y, len(X))
     splits = make_splits(cv, X, target, cv_seed)
+    shared = storage is not None and not isinstance(storage, optuna.storages.InMemoryStorage)
+    if sampler is None:  # workers sharing a database draw their own seeds: no repeated trials
+        sampler = optuna.samplers.TPESampler(seed=None if shared else sampler_seed)
     study = optuna.create_study(
         storage=make_storage(storage) if isinstance(storage, str) else storage,
         study_name=study_name,
-        sampler=sampler if sampler is not None else optuna.samplers.TPESampler(seed=sampler_seed),
+        sampler=sampler,
         pruner=make_pruner(pruner),
         directions=["maximize"] * len(scorers),
         load_if_exists=True,
@@ -272,13 +280,31 @@ def make_storage(url: str, heartbeat_interval: int = HEARTBEAT_INTERVAL, max_ret
                      storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)}
         else:  # pragma: no cover - older optuna
             retry = {"failed_trial_callback": storages.RetryFailedTrialCallback(max_retry=max_retry)}
-        return storages.RDBStorage(
+        return _connect(lambda: storages.RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=2 * heartbeat_interval,
             **retry,
-        )
+        ))
+
+
+def _connect(make: Callable[[], Any], attempts: int = 5) -> Any:
+    """Open a storage, retrying while another worker creates the same empty schema.
+
+    Workers that start at once on an empty database all create Optuna's tables; all
+    but one fail on the duplicate objects and succeed on a later attempt.
+    """
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except sqlalchemy.exc.DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def make_pruner(pruner: str | Any) -> Any:
