@@ -4,7 +4,7 @@ Estimators take a pandas DataFrame with tabular, image (and text) columns and co
 an interpretable structured part with deep encoders.
 """
 
-from . import datasets, metrics, nn
+from . import datasets, metrics, nn, tuning
 from .estimators import DeepPAMM, DeepSurv, LateFusion, SemiStructuredRegressor
 
 __version__ = "0.1.0"
@@ -18,4 +18,5 @@ __all__ = [
     "datasets",
     "metrics",
     "nn",
+    "tuning",
 ]
