@@ -15,7 +15,7 @@ Every finished (data set, fold, model) is appended to the CSV at once; a rerun s
 those already there (``--overwrite`` starts afresh).
 
 Run: ``python -m benchmarks.tuning [--datasets gbsg2 metabric support] [--trials 30]
-[--folds 5] [--note TEXT]``
+[--folds 5] [--note TEXT] [--report-only]``
 """
 
 from __future__ import annotations
@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--note", default="")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the markdown from the CSV without fitting anything")
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     output = Path(args.output)
@@ -154,7 +156,8 @@ def main(argv: list[str] | None = None) -> None:
     csv = output / "tuning.csv"
     if args.overwrite and csv.exists():
         csv.unlink()
-    results = run(args.datasets, args.trials, args.folds, csv)
+    results = pd.read_csv(csv) if args.report_only else run(
+        args.datasets, args.trials, args.folds, csv)
     command = "python -m benchmarks.tuning " + shlex.join(sys.argv[1:] if argv is None else argv)
     write_markdown(results, output / "tuning.md", command, args.note)
     print(summary_table(results).to_markdown(index=False))
