@@ -319,3 +319,11 @@ def test_two_workers_share_one_postgresql_study(tmp_path):
     assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)  # none lost or stuck
     assert len({t.params["lr"] for t in trials}) == 6  # the workers did not repeat each other
     assert not leaderboard(optuna.load_study(study_name=name, storage=url)).empty
+
+
+def test_deep_pamm_default_space_tunes_cuts_and_baseline(small):
+    X, y = small
+    result = tune(DeepPAMM(**FAST), X, y, n_trials=2, cv=2, scoring="uno_c", random_state=0)
+    assert {"param_cuts", "param_baseline", "param_lr"} <= set(result.trials_)
+    assert (result.trials_["state"] == "COMPLETE").all()
+    assert result.best_estimator_.cuts == result.best_params_["cuts"]
