@@ -158,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
         csv.unlink()
     results = pd.read_csv(csv) if args.report_only else run(
         args.datasets, args.trials, args.folds, csv)
-    command = "python -m benchmarks.tuning " + shlex.join(sys.argv[1:] if argv is None else argv)
+    shown = list(sys.argv[1:] if argv is None else argv)
+    if "--note" in shown:  # the note is printed under the settings, not in the command
+        shown[shown.index("--note") + 1] = "…"
+    command = "python -m benchmarks.tuning " + shlex.join(shown)
     write_markdown(results, output / "tuning.md", command, args.note)
     print(summary_table(results).to_markdown(index=False))
     print(paired_gain(results).to_markdown(index=False))
