@@ -251,6 +251,8 @@ def test_killed_worker_leaves_a_resumable_sqlite_study_and_the_report(tmp_path, 
     finally:
         if worker.poll() is None:
             worker.kill()
+            worker.wait(timeout=30)
+        worker.stdout.close()
     before = optuna.load_study(study_name="study", storage=url).trials
     finished = {t.number: t.value for t in before if t.state.name == "COMPLETE"}
     stale = [t.number for t in before if t.state.name == "RUNNING"]
