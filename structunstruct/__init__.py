@@ -4,7 +4,7 @@ Estimators take a pandas DataFrame with tabular, image (and text) columns and co
 an interpretable structured part with deep encoders.
 """
 
-from . import datasets, metrics, nn, plotting
+from . import datasets, metrics, nn, plotting, tuning
 from .estimators import DeepPAMM, DeepSurv, LateFusion, SemiStructuredRegressor
 from .persistence import load
 
@@ -21,4 +21,5 @@ __all__ = [
     "metrics",
     "nn",
     "plotting",
+    "tuning",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``structunstruct demo`` (``python -m structunstruct demo``).
+"""Command line: ``structunstruct demo | benchmark | tune`` (``python -m structunstruct ...``).
 
 Each subcommand is a ``register_*`` function that adds its parser and sets the
 function that runs it, so ``benchmark`` and ``tune`` slot in the same way.
@@ -70,6 +70,13 @@ def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_benchmark)
 
 
+def register_tune(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``tune`` subcommand (:mod:`structunstruct.tuning._cli`)."""
+    from .tuning._cli import register_tune as register
+
+    register(subparsers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``structunstruct`` argument parser with every subcommand."""
     from . import __version__
@@ -82,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_demo(subparsers)
     register_benchmark(subparsers)
+    register_tune(subparsers)
     return parser
 
 

@@ -405,9 +405,10 @@ def test_ibs_scorer_in_grid_search(gbsg2):
 
 
 def test_get_scorer_unknown_name_lists_known():
-    assert list_scorers() == ["auc", "harrell_c", "neg_ibs", "uno_c"]
+    assert list_scorers() == [
+        "auc", "harrell_c", "log_likelihood", "neg_crps", "neg_ibs", "uno_c"]
     with pytest.raises(
-        ValueError, match="unknown scorer 'c_index'.*auc, harrell_c, neg_ibs, uno_c"
+        ValueError, match="unknown scorer 'c_index'.*auc, harrell_c, log_likelihood"
     ):
         get_scorer("c_index")
 

@@ -14,6 +14,9 @@ times=None)`` built on scikit-survival:
   :func:`default_time_grid` of ``y_true``; calibration at a horizon
   (:func:`integrated_calibration_index`) takes one time ``t``, and D-calibration,
   which evaluates each sample at its own time, takes none.
+
+For regression, :func:`crps` scores predictive distributions (from quantiles), and
+the scorers ``"log_likelihood"`` and ``"neg_crps"`` tune distributional regressors.
 """
 
 from ._auc import cumulative_dynamic_auc, time_dependent_auc
@@ -27,12 +30,15 @@ from ._calibration import (
     smoothed_calibration,
 )
 from ._concordance import concordance_index_harrell, concordance_index_uno
+from ._regression import crps, crps_from_quantiles
 from ._scorers import (
     auc_scorer,
+    crps_scorer,
     get_scorer,
     harrell_c_scorer,
     ibs_scorer,
     list_scorers,
+    log_likelihood_scorer,
     register_scorer,
     uno_c_scorer,
 )
@@ -46,6 +52,9 @@ __all__ = [
     "calibration_curve",
     "concordance_index_harrell",
     "concordance_index_uno",
+    "crps",
+    "crps_from_quantiles",
+    "crps_scorer",
     "cumulative_dynamic_auc",
     "d_calibration",
     "default_time_grid",
@@ -55,6 +64,7 @@ __all__ = [
     "integrated_brier_score",
     "integrated_calibration_index",
     "list_scorers",
+    "log_likelihood_scorer",
     "register_scorer",
     "smoothed_calibration",
     "time_dependent_auc",

@@ -15,6 +15,7 @@ from typing import Any
 from ._auc import cumulative_dynamic_auc
 from ._brier import integrated_brier_score
 from ._concordance import concordance_index_harrell, concordance_index_uno
+from ._regression import crps
 
 Scorer = Callable[[Any, Any, Any], float]
 
@@ -102,11 +103,50 @@ def ibs_scorer(estimator: Any, X: Any, y: Any) -> float:
     return -integrated_brier_score(y, estimator.predict_survival_function(X))
 
 
+def log_likelihood_scorer(estimator: Any, X: Any, y: Any) -> float:
+    """Mean log-likelihood per row of ``y`` under the predicted distributions.
+
+    Parameters
+    ----------
+    estimator : fitted regressor
+        Has ``log_likelihood(X, y)`` returning the total log-likelihood
+        (:class:`~structunstruct.SemiStructuredRegressor`).
+    X : DataFrame or array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    float
+        ``log_likelihood(X, y) / n_samples`` (higher is better).
+    """
+    return float(estimator.log_likelihood(X, y)) / len(y)
+
+
+def crps_scorer(estimator: Any, X: Any, y: Any) -> float:
+    """Negative mean CRPS of the predicted distributions (from 199 quantiles).
+
+    Parameters
+    ----------
+    estimator : fitted regressor
+        Has ``predict_quantile(X, q)``.
+    X : DataFrame or array-like of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+
+    Returns
+    -------
+    float
+        ``-crps`` (:func:`structunstruct.metrics.crps`), so that higher is better.
+    """
+    return -crps(estimator, X, y)
+
+
 _SCORERS: dict[str, Scorer] = {
     "harrell_c": harrell_c_scorer,
     "uno_c": uno_c_scorer,
     "auc": auc_scorer,
     "neg_ibs": ibs_scorer,
+    "log_likelihood": log_likelihood_scorer,
+    "neg_crps": crps_scorer,
 }
 
 
@@ -116,8 +156,8 @@ def get_scorer(name: str) -> Scorer:
     Parameters
     ----------
     name : str
-        One of :func:`list_scorers`: ``"harrell_c"``, ``"uno_c"``, ``"auc"``,
-        ``"neg_ibs"``.
+        One of :func:`list_scorers`: survival ``"harrell_c"``, ``"uno_c"``,
+        ``"auc"``, ``"neg_ibs"``; regression ``"log_likelihood"``, ``"neg_crps"``.
 
     Returns
     -------
