@@ -191,6 +191,9 @@ def test_time_varying_effect_at_given_times(pamm):
     ax = plotting.plot_time_varying_effect(model, "x1", times=times)
     frame = model.partial_effect("x1(t)", times)
     np.testing.assert_allclose(_line(ax, "x1(t)").get_ydata(), frame["effect"])
+    lower, upper = _band(ax.collections[0], times)
+    np.testing.assert_allclose(lower, frame["lower 95%"])
+    np.testing.assert_allclose(upper, frame["upper 95%"])
     assert ax.get_xlabel() == "time"
     with pytest.raises(ValueError, match="unknown term"):
         plotting.plot_time_varying_effect(model, "z")
