@@ -15,7 +15,7 @@ ESTIMATORS = ["DeepSurv", "DeepPAMM", "SemiStructuredRegressor", "LateFusion"]
 @pytest.mark.parametrize(
     "module",
     ["structunstruct.plotting", "structunstruct.metrics", "structunstruct.datasets",
-     "structunstruct.nn", "structunstruct.training"],
+     "structunstruct.nn", "structunstruct.training", "structunstruct.tuning"],
 )
 def test_every_public_name_is_in_the_reference(module):
     listed = set(re.findall(r"^   (\w+)$", API.read_text(encoding="utf-8"), flags=re.M))
