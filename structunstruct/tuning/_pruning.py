@@ -76,7 +76,18 @@ class PruningCallback(Callback):
         self.epochs_ = 0
 
     def step(self, epoch: int) -> int:
-        """The trial step of ``epoch`` (from 1) in this fold."""
+        """The trial step of ``epoch`` (from 1) in this fold.
+
+        Parameters
+        ----------
+        epoch : int
+            Epoch within this fold, counted from 1.
+
+        Returns
+        -------
+        int
+            ``fold * max_epochs + epoch``.
+        """
         return self.fold * self.max_epochs + epoch
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:

@@ -75,7 +75,23 @@ class TunedEstimator(BaseEstimator):
         self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any) -> TunedEstimator:
-        """Tune on ``X, y`` and refit the best parameters on all of them."""
+        """Tune on ``X, y`` and refit the best parameters on all of them.
+
+        Runs :func:`~structunstruct.tuning.tune` with an in-memory study and
+        ``refit=True``, then stores its results as the fitted attributes.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Training rows, used both for the inner cross-validation and the refit.
+        y : survival target or array-like of shape (n_samples,)
+            Survival targets in any accepted form, or regression targets.
+
+        Returns
+        -------
+        TunedEstimator
+            This estimator, fitted.
+        """
         result = tune(
             self.estimator, X, y, search_space=self.search_space, n_trials=self.n_trials,
             timeout=self.timeout, cv=self.cv, scoring=self.scoring, pruner=self.pruner,
@@ -96,45 +112,163 @@ class TunedEstimator(BaseEstimator):
 
     @available_if(_delegates("predict"))
     def predict(self, X: Any) -> Any:
-        """``best_estimator_.predict(X)``."""
+        """Predict with the best estimator: ``best_estimator_.predict(X)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict`` returns.
+        """
         return self._fitted().predict(X)
 
     @available_if(_delegates("score"))
     def score(self, X: Any, y: Any) -> float:
-        """``best_estimator_.score(X, y)`` (Harrell's C for survival, R² for regression)."""
+        """Score with the best estimator: ``best_estimator_.score(X, y)``.
+
+        Harrell's C for survival models, R² for regression models.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to score; passed on to the best estimator.
+        y : survival target or array-like of shape (n_samples,)
+            True targets of ``X``; passed on to the best estimator.
+
+        Returns
+        -------
+        float
+            What ``best_estimator_.score`` returns.
+        """
         return self._fitted().score(X, y)
 
     @available_if(_delegates("predict_survival_function"))
     def predict_survival_function(self, X: Any, *args: Any, **kwargs: Any) -> Any:
-        """``best_estimator_.predict_survival_function``."""
+        """Delegate to ``best_estimator_.predict_survival_function(X, *args, **kwargs)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+        *args : tuple
+            Further positional arguments, passed on to ``best_estimator_.predict_survival_function``.
+        **kwargs : dict
+            Keyword arguments, passed on to ``best_estimator_.predict_survival_function``.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict_survival_function`` returns.
+        """
         return self._fitted().predict_survival_function(X, *args, **kwargs)
 
     @available_if(_delegates("predict_cumulative_hazard"))
     def predict_cumulative_hazard(self, X: Any, *args: Any, **kwargs: Any) -> Any:
-        """``best_estimator_.predict_cumulative_hazard``."""
+        """Delegate to ``best_estimator_.predict_cumulative_hazard(X, *args, **kwargs)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+        *args : tuple
+            Further positional arguments, passed on to ``best_estimator_.predict_cumulative_hazard``.
+        **kwargs : dict
+            Keyword arguments, passed on to ``best_estimator_.predict_cumulative_hazard``.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict_cumulative_hazard`` returns.
+        """
         return self._fitted().predict_cumulative_hazard(X, *args, **kwargs)
 
     @available_if(_delegates("predict_median"))
     def predict_median(self, X: Any) -> Any:
-        """``best_estimator_.predict_median``."""
+        """Delegate to ``best_estimator_.predict_median(X)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict_median`` returns.
+        """
         return self._fitted().predict_median(X)
 
     @available_if(_delegates("predict_distribution"))
     def predict_distribution(self, X: Any) -> Any:
-        """``best_estimator_.predict_distribution``."""
+        """Delegate to ``best_estimator_.predict_distribution(X)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict_distribution`` returns.
+        """
         return self._fitted().predict_distribution(X)
 
     @available_if(_delegates("predict_quantile"))
     def predict_quantile(self, X: Any, q: Any) -> Any:
-        """``best_estimator_.predict_quantile``."""
+        """Delegate to ``best_estimator_.predict_quantile(X, q)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+        q : float or sequence of float in (0, 1)
+            Quantile level(s); passed on to the best estimator.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict_quantile`` returns.
+        """
         return self._fitted().predict_quantile(X, q)
 
     @available_if(_delegates("predict_interval"))
     def predict_interval(self, X: Any, coverage: float = 0.9) -> Any:
-        """``best_estimator_.predict_interval``."""
+        """Delegate to ``best_estimator_.predict_interval(X, coverage)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to predict; passed on to the best estimator.
+        coverage : float, default=0.9
+            Probability in (0, 1) between the bounds; passed on to the best
+            estimator.
+
+        Returns
+        -------
+        object
+            What ``best_estimator_.predict_interval`` returns.
+        """
         return self._fitted().predict_interval(X, coverage)
 
     @available_if(_delegates("log_likelihood"))
     def log_likelihood(self, X: Any, y: Any) -> float:
-        """``best_estimator_.log_likelihood``."""
+        """Delegate to ``best_estimator_.log_likelihood(X, y)``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like of shape (n_samples, n_features)
+            Rows to evaluate; passed on to the best estimator.
+        y : survival target or array-like of shape (n_samples,)
+            Observed targets of ``X``; passed on to the best estimator.
+
+        Returns
+        -------
+        float
+            What ``best_estimator_.log_likelihood`` returns.
+        """
         return self._fitted().log_likelihood(X, y)

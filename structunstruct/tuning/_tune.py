@@ -36,7 +36,15 @@ HEARTBEAT_INTERVAL = 60
 
 
 class Score(NamedTuple):
-    """A cross-validated score: mean and sample standard deviation over the folds."""
+    """A cross-validated score: mean and sample standard deviation over the folds.
+
+    Parameters
+    ----------
+    mean : float
+        Mean of the per-fold scores.
+    sd : float
+        Sample standard deviation of the per-fold scores.
+    """
 
     mean: float
     sd: float
@@ -46,7 +54,7 @@ class Score(NamedTuple):
 class TuningResult:
     """What :func:`tune` found.
 
-    Attributes
+    Parameters
     ----------
     best_params_ : dict
         Estimator parameters of the best trial (``set_params`` form; sequences as lists).
@@ -56,13 +64,14 @@ class TuningResult:
     best_estimator_ : estimator or None
         A clone with ``best_params_`` refitted on all rows (``None`` when ``refit=False``).
     study_ : optuna.study.Study
+        The Optuna study that holds all trials of the search.
     trials_ : pandas.DataFrame
         One row per trial: ``number``, ``state``, ``param_<name>`` (estimator
         parameters), ``split<k>_<scorer>``, ``mean_<scorer>``, ``std_<scorer>``,
         ``epochs`` (per fold; the pruned fold's last epoch), ``duration`` (seconds).
-    best_trials_ : list of optuna.trial.FrozenTrial
+    best_trials_ : list of optuna.trial.FrozenTrial, default=[]
         The Pareto front (multi-objective) or the one best trial.
-    scorers_ : list of str
+    scorers_ : list of str, default=[]
         Scorer names, in the order of the study's objectives.
     """
 
@@ -232,7 +241,20 @@ def _state_counts(study: Any) -> dict[str, int]:
 
 
 def trials_frame(study: Any) -> pd.DataFrame:
-    """One row per trial of ``study`` (see :attr:`TuningResult.trials_`)."""
+    """One row per trial of ``study`` (see :attr:`TuningResult.trials_`).
+
+    Parameters
+    ----------
+    study : optuna.study.Study
+        The study whose trials are tabulated.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``number``, ``state``, ``param_<name>``, the sorted
+        ``split<k>_<scorer>``, ``mean_<scorer>`` and ``std_<scorer>`` columns,
+        ``epochs`` and ``duration`` (seconds); empty when the study has no trials.
+    """
     rows = []
     for trial in study.trials:
         row: dict[str, Any] = {"number": trial.number, "state": trial.state.name}
