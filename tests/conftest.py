@@ -7,9 +7,15 @@ import os
 import numpy as np
 import pytest
 import torch
+from hypothesis import settings
 from threadpoolctl import threadpool_limits
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# CI draws the same property-test examples every run (a failure there is reproducible);
+# locally hypothesis keeps drawing new ones
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 # pytest-xdist runs one worker per core: one thread each for torch and BLAS
 torch.set_num_threads(1)
 threadpool_limits(1)
