@@ -4,6 +4,7 @@ STRUCTUNSTRUCT_TEST_POSTGRES names a server) two concurrent workers on PostgreSQ
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -232,18 +233,25 @@ def _worker(config: Path, *args: str) -> subprocess.Popen:
 def test_killed_worker_leaves_a_resumable_sqlite_study_and_the_report(tmp_path, capsys):
     from structunstruct.cli import main
 
-    config = _config(tmp_path)
+    # trials of about half a second, so that the kill lands inside one after its first heartbeat
+    config = _config(tmp_path, params={**FAST, "max_epochs": 40, "hidden_layers": [8]})
     url = f"sqlite:///{tmp_path / 'study.db'}"  # the CLI default: next to the config
     worker = _worker(config, "--n-trials", "100", "--heartbeat", "1")
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and worker.poll() is None:
-            time.sleep(0.3)
+            time.sleep(0.1)
             try:
                 trials = optuna.load_study(study_name="study", storage=url).trials
             except (KeyError, ValueError, Exception):  # the worker has not created it yet
                 continue
-            if any(t.state.name == "COMPLETE" for t in trials):
+            # kill inside a trial that has run for a while: its heartbeat is recorded
+            # (optuna cannot tell a trial killed before its first heartbeat from a live one)
+            now = datetime.datetime.now()
+            if any(t.state.name == "COMPLETE" for t in trials) and any(
+                t.state.name == "RUNNING" and (now - t.datetime_start).total_seconds() > 0.25
+                for t in trials
+            ):
                 break
         assert worker.poll() is None, worker.stdout.read().decode()
         worker.send_signal(signal.SIGKILL)
