@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 
 from structunstruct.classical import fit_cox
-from structunstruct.classical.distributional import fit_distributional
-from structunstruct.classical.glm import fit_glm
-from structunstruct.data.ped import split_ped
-from structunstruct.nn.families import get_family
+from structunstruct.heads.distributional.families import get_family
+from structunstruct.heads.distributional.fitter import fit_distributional
+from structunstruct.heads.pamm.glm import fit_glm
+from structunstruct.heads.pamm.ped import split_ped
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 Z = 1.959963984540054

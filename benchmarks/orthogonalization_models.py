@@ -104,7 +104,7 @@ def location_predictor(X: pd.DataFrame, kind: str) -> np.ndarray:
 
 def simulate_family(name: str, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     """Covariates and a response drawn from family ``name``."""
-    from structunstruct.nn.families import get_family
+    from structunstruct.heads.distributional.families import get_family
 
     family = get_family(name)
     X = _covariates(n, rng)
@@ -142,7 +142,7 @@ def estimator(model: str, deep: bool, orthogonalize: bool = True, **training):
         return su.DeepPAMM(cuts=10, **common)
     if model == "deepsurv":
         return su.DeepSurv(**common)
-    from structunstruct.nn.families import get_family
+    from structunstruct.heads.distributional.families import get_family
 
     parameters = get_family(model).parameters
     scale = ["x2"] if "scale" in parameters else None
@@ -172,7 +172,7 @@ def oracle_coef(model: str, X: pd.DataFrame, y, classical) -> np.ndarray:
     design = np.column_stack([np.ones(len(X)), X[STRUCTURED].to_numpy()])
     offset = nonlinear - design @ np.linalg.lstsq(design, nonlinear, rcond=None)[0]
     if model in SURVIVAL:
-        from structunstruct.classical.cox import fit_cox
+        from structunstruct.heads.cox.fitter import fit_cox
 
         time, event = y
         return fit_cox(X[STRUCTURED].to_numpy(), time, event, ties="efron", offset=offset).coef

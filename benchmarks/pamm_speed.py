@@ -66,8 +66,8 @@ def run(n: int, p: int, intervals: int, repeats: int, sm_repeats: int, seed: int
     import statsmodels.api as sm
 
     from structunstruct import DeepPAMM
-    from structunstruct.classical.glm import fit_glm
-    from structunstruct.data.ped import resolve_cuts, split_ped
+    from structunstruct.heads.pamm.glm import fit_glm
+    from structunstruct.heads.pamm.ped import resolve_cuts, split_ped
 
     X, y = simulate(n, p, seed)
     terms = [*X.columns]

@@ -48,9 +48,9 @@ def _batch(seed: int = 0) -> dict[str, torch.Tensor]:
 
 
 def _losses() -> dict:
-    from structunstruct.estimators._ssdr_deep import make_loss
+    from structunstruct.heads.distributional.deep import make_loss
+    from structunstruct.heads.pamm.module import piecewise_exponential_loss
     from structunstruct.nn import cox_ph_loss, get_family
-    from structunstruct.nn.pamm import piecewise_exponential_loss
 
     normal = make_loss(get_family("normal"), None, [], [], N_ROWS)
     return {

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from structunstruct.nn.families import DistributionalPredictor, get_family, list_families
+from structunstruct.heads.distributional.families import (
+    DistributionalPredictor,
+    get_family,
+    list_families,
+)
 
 SAMPLES = {
     "normal": lambda rng, n: rng.normal(1, 2, n),

@@ -90,7 +90,7 @@ def test_gradient_passes_finite_difference_check(rng, ties):
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
 def test_torch_and_numpy_evaluations_agree(rng, ties):
     """The accelerator path (torch ops) equals the host path (numpy) on the same batch."""
-    from structunstruct.nn.losses import RiskSets, _loss_and_gradient, _NumpyOps, _TorchOps
+    from structunstruct.heads.cox.loss import RiskSets, _loss_and_gradient, _NumpyOps, _TorchOps
 
     _, time, event = _data(rng, n=300, tie_levels=20)
     eta = rng.normal(size=300) * 3

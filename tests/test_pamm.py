@@ -11,8 +11,8 @@ from threadpoolctl import threadpool_limits
 
 import structunstruct as su
 from structunstruct.data import make_survival_target
-from structunstruct.data.ped import split_ped
 from structunstruct.estimators.pamm import DeepPAMM
+from structunstruct.heads.pamm.ped import split_ped
 from structunstruct.metrics import integrated_brier_score
 
 GBSG2_TERMS = ["age", "pnodes", "tsize", "horTh", "tgrade"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from structunstruct.data.ped import (
+from structunstruct.heads.pamm.ped import (
     exposure_matrix,
     hazard_at,
     integrated_hazard,

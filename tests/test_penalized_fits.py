@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from structunstruct.classical.distributional import SmoothPenalty, fit_distributional
-from structunstruct.classical.glm import Penalty, fit_glm
-from structunstruct.nn.families import get_family
+from structunstruct.heads.distributional.families import get_family
+from structunstruct.heads.distributional.fitter import SmoothPenalty, fit_distributional
+from structunstruct.heads.pamm.glm import Penalty, fit_glm
 
 
 def _basis(x: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:

@@ -20,9 +20,9 @@ from sksurv import metrics as sksurv_metrics
 from sksurv.util import Surv
 
 from structunstruct import metrics
+from structunstruct.heads.distributional.families import get_family
+from structunstruct.heads.pamm.module import piecewise_exponential_loss, poisson_offset_loss
 from structunstruct.nn import cox_ph_loss
-from structunstruct.nn.families import get_family
-from structunstruct.nn.pamm import piecewise_exponential_loss, poisson_offset_loss
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

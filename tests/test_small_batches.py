@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from structunstruct.heads.cox.loss import RiskSetMemory
 from structunstruct.nn import cox_ph_loss
-from structunstruct.nn.losses import RiskSetMemory
 from structunstruct.training import Trainer, TrainingConfig
 from structunstruct.training.samplers import event_batches, get_batch_sampler
 

@@ -1,5 +1,5 @@
 """Classical models fitted to convergence by full-batch Newton-Raphson (numpy)."""
 
-from .cox import CoxFit, breslow_cumulative_hazard, fit_cox
+from ..heads.cox.fitter import CoxFit, breslow_cumulative_hazard, fit_cox
 
 __all__ = ["CoxFit", "breslow_cumulative_hazard", "fit_cox"]

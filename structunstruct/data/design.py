@@ -214,3 +214,11 @@ def _levels(column: pd.Series) -> list:
         present = set(column.dropna().unique())
         return [c for c in column.cat.categories if c in present]
     return sorted(column.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
+
+
+def linear_columns(design: StructuredDesign) -> list[int]:
+    """Columns of ``design`` outside every smooth term's penalty block (the linear terms)."""
+    smooth = np.zeros(design.n_features, dtype=bool)
+    for block in design.penalty_blocks:
+        smooth[block.columns] = True
+    return np.flatnonzero(~smooth).tolist()

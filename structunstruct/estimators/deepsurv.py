@@ -17,12 +17,13 @@ from sklearn.utils._param_validation import Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..classical import CoxFit, breslow_cumulative_hazard, fit_cox
-from ..classical.cox import lifelines_ridge
 from ..classical.diagnostics import check_identifiable
+from ..classical.summary import coefficient_table
 from ..data import as_survival_target, parse_structured, resolve_roles
 from ..data.leakage import survival_targets
+from ..heads.cox.fitter import lifelines_ridge
+from ..heads.cox.loss import RiskSetMemory
 from ..nn import cox_ph_loss
-from ..nn.losses import RiskSetMemory
 from ..training import TrainingConfig
 from ..training.samplers import get_batch_sampler
 from ._frames import fit_frame, predict_frame, survival_output
@@ -37,7 +38,6 @@ from .base import (
     stratified_holdout,
 )
 from .late import LateFusion
-from .summary import coefficient_table
 
 
 class DeepSurv(SemiStructuredMixin, BaseEstimator):
@@ -166,7 +166,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     risk_set_memory : int, optional
         Keep the detached risk scores, times and events of this many most recent
         training rows and add them to each batch's partial likelihood (a queue of past
-        scores, :class:`~structunstruct.nn.losses.RiskSetMemory`): small batches get
+        scores, :class:`~structunstruct.heads.cox.loss.RiskSetMemory`): small batches get
         wider risk sets. ``None``: each batch forms its own risk sets.
     hidden_layers : sequence of int, default=(64, 32)
         Widths of the deep tabular MLP.

@@ -13,11 +13,11 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..classical import breslow_cumulative_hazard, fit_cox
+from ..classical.summary import coefficient_table
 from ..data import as_survival_target
 from ..persistence import PersistenceMixin
 from ._frames import fit_frame, predict_frame, survival_output
 from .base import median_survival_time, step_function_values
-from .summary import coefficient_table
 
 
 class LateFusion(PersistenceMixin, BaseEstimator):

@@ -14,12 +14,15 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..classical.cox import lifelines_ridge
 from ..classical.diagnostics import check_identifiable
-from ..classical.glm import GLMFit, fit_glm
+from ..classical.summary import coefficient_table
 from ..data import as_survival_target
 from ..data.leakage import survival_targets
-from ..data.ped import (
+from ..heads.cox.fitter import lifelines_ridge
+from ..heads.pamm.effects import effect_frame, effect_matrix, time_grid
+from ..heads.pamm.glm import GLMFit, fit_glm
+from ..heads.pamm.module import PAMMPredictor, piecewise_exponential_loss
+from ..heads.pamm.ped import (
     PEDSplit,
     exposure_matrix,
     hazard_at,
@@ -27,12 +30,9 @@ from ..data.ped import (
     resolve_cuts,
     split_ped,
 )
-from ..nn.pamm import PAMMPredictor, piecewise_exponential_loss
+from ..heads.pamm.terms import PAMMTerms
 from ._frames import fit_frame, predict_frame, survival_output
-from ._pamm_effects import effect_frame, effect_matrix, time_grid
-from ._pamm_terms import PAMMTerms
 from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors, stratified_holdout
-from .summary import coefficient_table
 
 
 class DeepPAMM(SemiStructuredMixin, BaseEstimator):
@@ -98,7 +98,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     Attributes
     ----------
-    module_ : structunstruct.nn.pamm.PAMMPredictor
+    module_ : structunstruct.heads.pamm.module.PAMMPredictor
     summary_ : pandas.DataFrame
         Linear structured effects (log hazard ratios): coef, exp(coef), se, 95% CI, z, p.
     coef_ : ndarray

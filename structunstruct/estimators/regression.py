@@ -14,14 +14,10 @@ from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..classical.cox import lifelines_ridge
-from ..classical.distributional import DistributionalFit, fit_distributional
 from ..data import StructuredDesign, parse_structured
 from ..data.roles import check_columns_present
-from ..nn import Orthogonalization
-from ..nn.families import DistributionalPredictor, Family, get_family
-from ._frames import fit_frame, predict_frame
-from ._ssdr_deep import (
+from ..heads.cox.fitter import lifelines_ridge
+from ..heads.distributional.deep import (
     DEEP_STRATEGIES,
     freeze_location_structure,
     initial_structured_weights,
@@ -29,7 +25,11 @@ from ._ssdr_deep import (
     random_holdout,
     set_structured_weights,
 )
-from ._ssdr_structured import StructuredParts
+from ..heads.distributional.families import DistributionalPredictor, Family, get_family
+from ..heads.distributional.fitter import DistributionalFit, fit_distributional
+from ..heads.distributional.terms import StructuredParts
+from ..nn import Orthogonalization
+from ._frames import fit_frame, predict_frame
 from .base import COMMON_CONSTRAINTS, SemiStructuredMixin, as_tensors
 
 _TERMS = [str, list, tuple, None]
@@ -41,7 +41,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     """Semi-structured deep distributional regression (Rügamer, Kolb & Klein).
 
     Every parameter of a distribution ``family`` has its own additive predictor,
-    mapped through the parameter's natural link (see :mod:`structunstruct.nn.families`):
+    mapped through the parameter's natural link (see :mod:`structunstruct.heads.distributional.families`):
 
     - the location ``loc`` (the mean of the normal, Poisson, gamma, ... families):
       ``eta = b0 + X beta + sum_j f_j(x_j) + h(tabular, image)`` with linear terms,
@@ -134,7 +134,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
 
     Attributes
     ----------
-    module_ : structunstruct.nn.families.DistributionalPredictor
+    module_ : structunstruct.heads.distributional.families.DistributionalPredictor
     family_ : Family
     summary_ : pandas.DataFrame
         Index ``(parameter, term)``; columns coef, se, lower/upper 95%, z, p. For the

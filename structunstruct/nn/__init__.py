@@ -4,6 +4,8 @@ Encoders (tabular, image, text), fusion, the orthogonalization cell, the additiv
 predictor shared by every head, and losses.
 """
 
+from ..heads.cox.loss import CoxPHLoss, cox_ph_loss
+from ..heads.distributional.families import DistributionalPredictor, get_family, list_families
 from .encoders import (
     BagOfWordsEncoder,
     ImageEncoder,
@@ -13,9 +15,7 @@ from .encoders import (
     list_image_encoders,
     register_image_encoder,
 )
-from .families import DistributionalPredictor, get_family, list_families
 from .fusion import ConcatFusion
-from .losses import CoxPHLoss, cox_ph_loss
 from .orthogonalization import Orthogonalization, orthogonal_complement
 from .predictor import AdditivePredictor
 

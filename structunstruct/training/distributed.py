@@ -18,7 +18,7 @@ the global batch; a loss learns that it sees one shard of a global batch from
 - the Cox partial likelihood, whose risk sets span ranks: the risk scores are gathered
   with gradients (:func:`gather_with_grad`, as open_clip gathers features) and each rank
   scores its own events against the global risk sets, scaled by ``W / D`` (``D`` the
-  global number of events) — see :func:`structunstruct.nn.losses.cox_ph_loss`.
+  global number of events) — see :func:`structunstruct.heads.cox.loss.cox_ph_loss`.
 
 Rank 0 decides early stopping (:func:`broadcast_flag`), its weights are the final ones
 (:func:`broadcast_module`), and only it writes files (:func:`is_main_process`).
@@ -123,7 +123,7 @@ def sharded_batches(active: bool = True) -> Iterator[None]:
     """Within this context losses see one rank's shard of a global batch.
 
     The training loop enters it around a training step when :func:`is_distributed`;
-    :func:`global_mean` and :func:`~structunstruct.nn.losses.cox_ph_loss` then scale
+    :func:`global_mean` and :func:`~structunstruct.heads.cox.loss.cox_ph_loss` then scale
     (and gather) so that DDP's gradient average is the global batch's gradient.
 
     Parameters

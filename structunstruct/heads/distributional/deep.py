@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..classical.distributional import SmoothPenalty
-from ..nn.families import DistributionalPredictor, Family
-from ..training.distributed import global_mean
+from ...training.distributed import global_mean
+from .families import DistributionalPredictor, Family
+from .fitter import SmoothPenalty
 
 DEEP_STRATEGIES = ("joint", "two_stage", "post_hoc")
 

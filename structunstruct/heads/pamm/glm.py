@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import special
 
-from ..data.splines import smoothing_parameter_for_df
-from .diagnostics import find_separation, inflate_covariance
+from ...classical.diagnostics import find_separation, inflate_covariance
+from ...data.splines import smoothing_parameter_for_df
 
 LAMBDA_BOUNDS = (1e-8, 1e12)
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from ..training.distributed import global_mean
-from .predictor import AdditivePredictor
+from ...nn.predictor import AdditivePredictor
+from ...training.distributed import global_mean
 
 
 def poisson_offset_loss(eta: Tensor, offset: Tensor, events: Tensor) -> Tensor:

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data.design import StructuredDesign
-from ._pamm_terms import PAMMTerms
+from ...data.design import StructuredDesign
+from .terms import PAMMTerms
 
 
 def effect_frame(

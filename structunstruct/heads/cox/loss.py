@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from ..training import distributed
+from ...training import distributed
 
 TIES = ("efron", "breslow")
 

@@ -15,11 +15,12 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
-from ..classical.diagnostics import block_penalty, check_identifiable
-from ..classical.distributional import DistributionalFit, SmoothPenalty
-from ..data import StructuredDesign
-from ..nn.families import Family
-from .summary import coefficient_table
+from ...classical.diagnostics import block_penalty, check_identifiable
+from ...classical.summary import coefficient_table
+from ...data import StructuredDesign
+from ...data.design import linear_columns
+from .families import Family
+from .fitter import DistributionalFit, SmoothPenalty
 
 INTERCEPT = "Intercept"
 
@@ -134,12 +135,4 @@ class StructuredParts:
         )
 
 
-def linear_columns(design: StructuredDesign) -> list[int]:
-    """Columns of ``design`` outside every smooth term's block."""
-    smooth = np.zeros(design.n_features, dtype=bool)
-    for block in design.penalty_blocks:
-        smooth[block.columns] = True
-    return np.flatnonzero(~smooth).tolist()
-
-
-__all__ = ["INTERCEPT", "StructuredParts", "linear_columns"]
+__all__ = ["INTERCEPT", "StructuredParts"]

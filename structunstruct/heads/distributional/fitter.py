@@ -23,9 +23,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from ..data.splines import smoothing_parameter_for_df
-from ..nn.families import Family
-from .diagnostics import find_separation, inflate_covariance
+from ...classical.diagnostics import find_separation, inflate_covariance
+from ...data.splines import smoothing_parameter_for_df
+from .families import Family
 
 
 @dataclass(frozen=True)

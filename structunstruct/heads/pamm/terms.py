@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..classical.diagnostics import block_penalty
-from ..classical.glm import Penalty
-from ..data.design import StructuredDesign
-from ..data.ped import PEDSplit
-from ..data.splines import PSplineBasis
-from ._ssdr_structured import linear_columns
+from ...classical.diagnostics import block_penalty
+from ...data.design import StructuredDesign, linear_columns
+from ...data.splines import PSplineBasis
+from .glm import Penalty
+from .ped import PEDSplit
 
 TIME_BASIS_SIZE = 10
 
@@ -153,7 +152,7 @@ class PAMMTerms:
     def glm_inputs(
         self, design: np.ndarray, codes: np.ndarray, ped: PEDSplit
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The PED design for :func:`~structunstruct.classical.glm.fit_glm`.
+        """The PED design for :func:`~structunstruct.heads.pamm.glm.fit_glm`.
 
         Returns
         -------

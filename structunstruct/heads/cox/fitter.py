@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from .diagnostics import (
+from ...classical.diagnostics import (
     check_identifiable,
     diverging_directions,
     find_separation,
