@@ -546,35 +546,13 @@ def register_module_builder(cls_path: str) -> Callable:
     return decorate
 
 
-def _without_pretrained(estimator: Any, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
-    """Build with ``pretrained=False``: the saved weights replace any pretrained ones."""
-    pretrained = estimator.pretrained
-    estimator.pretrained = False
-    try:
-        return build()
-    finally:
-        estimator.pretrained = pretrained
+def _rebuild_estimator_module(est: Any, state: dict) -> torch.nn.Module:
+    """The fitted network of an estimator, rebuilt from its fitted state (saved weights replace it)."""
+    return est._rebuild_module()
 
 
-@register_module_builder("structunstruct:DeepSurv")
-def _build_deepsurv(est: Any, state: dict) -> torch.nn.Module:
-    return _without_pretrained(est, lambda: est._build_predictor(est.roles_, est.inputs_, 0))
-
-
-@register_module_builder("structunstruct:DeepPAMM")
-def _build_pamm(est: Any, state: dict) -> torch.nn.Module:
-    return _without_pretrained(est, lambda: est._build_pamm(est.roles_, est.inputs_, est.terms_, 0))
-
-
-@register_module_builder("structunstruct:SemiStructuredRegressor")
-def _build_regressor(est: Any, state: dict) -> torch.nn.Module:
-    from .nn.orthogonalization import Orthogonalization
-
-    module = _without_pretrained(est, lambda: est._build_module(est.roles_, est.inputs_, est.parts_, 0))
-    if est.deep_strategy == "post_hoc" and module.location.has_deep_part:  # added after training
-        module.location.orthogonalization = Orthogonalization()
-    return module
-
+for _name in ("DeepSurv", "DeepPAMM", "SemiStructuredRegressor"):
+    MODULE_BUILDERS[f"structunstruct:{_name}"] = _rebuild_estimator_module
 
 
 @register_module_builder("structunstruct.data.features:FrozenEncoderFeatures")

@@ -7,25 +7,24 @@ and hand it to the one :class:`~structunstruct.training.Trainer`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
-from numbers import Integral, Real
-from typing import Any
+from dataclasses import dataclass
+from numbers import Integral
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator
 
 from ..data import InputBuilder, resolve_roles
 from ..data.leakage import check_no_leakage
-from ..data.roles import MISSING_MODALITIES, ColumnRoles
+from ..data.roles import ColumnRoles
 from ..data.text_features import resolve_text_encoder_path
 from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
 from ..nn.augment import RandomAffine
 from ..nn.encoders.pixels import StandardizedImageEncoder
 from ..nn.encoders.text import BagOfWordsEncoder
-from ..nn.fusion import FUSION_LAYERS
 from ..persistence import PersistenceMixin
 from ..training import (
     EarlyStopping,
@@ -37,41 +36,70 @@ from ..training import (
     resolve_device,
     resolve_precision,
 )
+from ._frames import fit_frame
+from ._late_members import late_fusion_members
+from ._parameters import COMMON_CONSTRAINTS, FUSIONS, SHARED_DEFAULTS
 
-FUSIONS = ("early", "joint", "late")
-SUPPORTED_FUSIONS = ("early", "joint")
 
-COMMON_CONSTRAINTS: dict[str, list] = {
-    "structured": [str, list, tuple, None],
-    "tabular": [list, tuple, None],
-    "image": [str, None],
-    "text": [str, None],
-    "text_encoder": [str],
-    "image_encoder": [str, torch.nn.Module],
-    "pretrained": ["boolean", str, os.PathLike],
-    "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
-    "augment": ["boolean"],
-    "image_cache": [str, os.PathLike, None],
-    "fusion": [StrOptions(set(FUSIONS))],
-    "orthogonalize": ["boolean", StrOptions({"auto"})],
-    "hidden_layers": [list, tuple],
-    "fusion_layers": [list, tuple],
-    "dropout": [Interval(Real, 0, 1, closed="left")],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "weight_decay": [Interval(Real, 0, None, closed="left")],
-    "batch_size": [Interval(Integral, 2, None, closed="left")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
-    "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-    "device": [str, torch.device],
-    "precision": [StrOptions({"auto", "32", "bf16"})],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-    "callbacks": [list, tuple, None],
-    "missing_modalities": [StrOptions(set(MISSING_MODALITIES))],
-    "modality_dropout": [Interval(Real, 0, 1, closed="left")],
-    "fusion_layer": [StrOptions(set(FUSION_LAYERS))],
-}
+@dataclass
+class FitState:
+    """What the steps of one fit share (the typed state passed to a :class:`Head`).
+
+    Attributes
+    ----------
+    X : pandas.DataFrame
+        The training frame (as :func:`~structunstruct.estimators._frames.fit_frame` returns it).
+    target : object
+        The head's checked target (survival structured array, or float array).
+    roles : ColumnRoles
+    builder : InputBuilder
+        The fitted input builder; ``arrays`` its training arrays.
+    arrays : dict of str to ndarray
+    rng : numpy.random.Generator
+        Draws the validation split.
+    seed : int
+        Seed of the initial weights, shuffling and dropout.
+    """
+
+    X: pd.DataFrame
+    target: Any
+    roles: ColumnRoles
+    builder: InputBuilder
+    arrays: dict[str, np.ndarray]
+    rng: np.random.Generator
+    seed: int
+
+
+class Head(Protocol):
+    """The model-specific steps that the one fit template calls, in this order.
+
+    A head is created per fit from the estimator (its parameters) by
+    ``estimator._make_head()``; it keeps what its steps share as attributes.
+    """
+
+    def check_target(self, y: Any, n_samples: int) -> Any:
+        """Validate ``y`` (before any input is built) and return the checked target."""
+
+    def leakage_targets(self, target: Any) -> dict[str, np.ndarray]:
+        """Target arrays that no model column may equal (description to values)."""
+
+    def prepare(self, state: FitState) -> None:
+        """Build the head's designs and check them (identifiability), before training."""
+
+    def wrap(self, predictor: AdditivePredictor, state: FitState) -> torch.nn.Module:
+        """The trainable module: the additive predictor and the head's own parameters."""
+
+    def fit_classical(self, module: torch.nn.Module, state: FitState) -> Any:
+        """Fit the structured part by maximum likelihood (the whole model without a deep part)."""
+
+    def fit_deep(self, module: torch.nn.Module, fit: Any, state: FitState) -> Any:
+        """Train the network from the classical fit; return the final (refitted) structured fit."""
+
+    def store(self, module: torch.nn.Module, fit: Any, state: FitState) -> None:
+        """Set the estimator's fitted attributes (``summary_``, baselines, ...)."""
+
+    def rewrap(self, predictor: AdditivePredictor) -> torch.nn.Module:
+        """The fitted module's architecture around ``predictor``, from the fitted estimator."""
 
 
 def deep_part_sees_structured(roles: ColumnRoles) -> bool:
@@ -92,24 +120,112 @@ def check_unique_columns(X: pd.DataFrame) -> None:
         raise ValueError(f"X has duplicated column names {duplicated}")
 
 
-class SemiStructuredMixin(PersistenceMixin):
-    """Building, training and evaluating the additive predictor of an estimator.
+class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
+    """The shared constructor, validation and the one fit template of every estimator.
 
-    Subclasses define ``_loss`` and call these helpers from ``fit``; every parameter
-    named in :data:`COMMON_CONSTRAINTS` is an attribute of the estimator.
+    A subclass names its own parameters (the shared ones through
+    :func:`~structunstruct.estimators._parameters.shared_parameters`), returns its
+    :class:`Head` from ``_make_head`` and adds its predictions. :meth:`fit` is the
+    template: validate, check the target, build the inputs, then the head's steps
+    (prepare, wrap the additive predictor, classical fit, deep training, store);
+    ``fusion="late"`` fits one copy per modality instead (:meth:`_fit_late`).
     """
 
-    #: Values of ``fusion`` this estimator fits (late fusion is otherwise reached
-    #: through :class:`~structunstruct.LateFusion`).
-    _supported_fusions: tuple[str, ...] = SUPPORTED_FUSIONS
+    _parameter_constraints: dict = dict(COMMON_CONSTRAINTS)
+
+    def __init__(self, structured: Any = None, tabular: Any = None, image: Any = None,
+                 text: Any = None, **shared: Any) -> None:
+        self.structured = structured
+        self.tabular = tabular
+        self.image = image
+        self.text = text
+        unknown = set(shared) - set(SHARED_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unexpected parameters {sorted(unknown)}")
+        for name in SHARED_DEFAULTS:
+            setattr(self, name, shared[name])
+
+    # -- the fit template ----------------------------------------------------------------
+    def fit(self, X: pd.DataFrame, y: Any) -> SemiStructuredEstimator:
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Training rows (an array-like only when the model has no image or text column).
+        y : array-like
+            The target: for survival estimators a structured array (event, time), a
+            DataFrame with a time and an event column or a tuple ``(time, event)``;
+            for regression a 1-D array-like.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        self._validate_params()
+        self._check_common_params()
+        X = fit_frame(self, X)
+        head = self._make_head()
+        target = head.check_target(y, len(X))
+        self.late_ = None
+        if self.fusion == "late":
+            return self._fit_late(X, target)
+        roles, builder, arrays = self._fit_inputs(X, head.leakage_targets(target))
+        rng, seed = self._random_generators()
+        state = FitState(X, target, roles, builder, arrays, rng, seed)
+        head.prepare(state)
+        module = head.wrap(self._build_predictor(roles, builder, seed, **self._network_outputs()), state)
+        fit = head.fit_classical(module, state)
+        self.history_ = []
+        if roles.has_deep_part:
+            fit = head.fit_deep(module, fit, state)
+        module.eval()
+        self.module_, self.roles_, self.inputs_ = module, roles, builder
+        head.store(module, fit, state)
+        return self
+
+    def _make_head(self) -> Head:
+        raise NotImplementedError
+
+    def _network_outputs(self) -> dict:
+        """Arguments ``n_outputs``/``bias`` of the additive predictor (one output, no bias)."""
+        return {}
+
+    def _rebuild_module(self) -> torch.nn.Module:
+        """The fitted network's architecture, for loading saved weights (:mod:`~structunstruct.persistence`)."""
+        pretrained, self.pretrained = self.pretrained, False  # the saved weights replace them
+        try:
+            predictor = self._build_predictor(self.roles_, self.inputs_, 0, **self._network_outputs())
+        finally:
+            self.pretrained = pretrained
+        return self._make_head().rewrap(predictor)
+
+    # -- late fusion ---------------------------------------------------------------------
+    def _fit_late(self, X: pd.DataFrame, target: Any) -> SemiStructuredEstimator:
+        """One copy of the estimator per modality, combined by the subclass's ``_combine_late``."""
+        roles = resolve_roles(X, self.structured, self.tabular, self.image, self.text,
+                              exclude=self._reserved_columns())
+        check_unique_columns(X)
+        members = late_fusion_members(self, roles)
+        self.roles_ = roles
+        self.module_ = None
+        self.history_ = []
+        self._combine_late(X, target, members)
+        tabular = dict(self.late_members_()).get("tabular")
+        self.orthogonalize_ = bool(tabular is not None and tabular.orthogonalize_)
+        return self
+
+    def _combine_late(self, X: pd.DataFrame, target: Any, members: list) -> None:
+        """Fit ``members`` (name, estimator) and set ``late_`` and the fitted attributes."""
+        raise NotImplementedError
+
+    def late_members_(self) -> list:
+        """The fitted members of ``fusion="late"`` as (name, estimator) pairs."""
+        return list(self.late_.estimators_)
 
     # -- parameters -------------------------------------------------------------------
     def _check_common_params(self) -> None:
-        if self.fusion not in self._supported_fusions:
-            raise ValueError(
-                f"fusion={self.fusion!r} is not available on this estimator; supported: "
-                f"{list(self._supported_fusions)} (late fusion: structunstruct.LateFusion)"
-            )
         for name in ("hidden_layers", "fusion_layers"):
             widths = getattr(self, name)
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
@@ -255,8 +371,13 @@ class SemiStructuredMixin(PersistenceMixin):
         loss_fn: Any,
         valid_index: np.ndarray | None,
         seed: int,
+        batch_sampler: Any = None,
     ) -> Trainer:
+        """Train ``module`` on ``tensors`` (rows ``valid_index`` held out); sets ``history_``
+        and ``best_epoch_``. ``batch_sampler``: a sampler of
+        :mod:`~structunstruct.training.samplers` instead of shuffled batches."""
         config = self._training_config()
+        config.batch_sampler = batch_sampler
         n = len(next(iter(tensors.values())))
         if valid_index is not None and len(valid_index):
             keep = np.setdiff1d(np.arange(n), valid_index)
@@ -271,6 +392,8 @@ class SemiStructuredMixin(PersistenceMixin):
         with local_torch_seed(seed + 1 + distributed.rank(), config.device):  # own dropout per rank
             trainer = Trainer(module, loss_fn, config, callbacks, generator).fit(train, valid)
         module.to("cpu")
+        self.history_ = trainer.history
+        self.best_epoch_ = trainer.best_epoch
         return trainer
 
     def _fit_orthogonal_projection(
@@ -284,6 +407,13 @@ class SemiStructuredMixin(PersistenceMixin):
         with torch.no_grad():
             latent = torch.cat([module.latent(b) for b in iterate_chunks(tensors, 1024)])
         module.orthogonalization.fit_projection(latent, tensors["structured"], weight)
+
+    @staticmethod
+    def _tensors(arrays: dict[str, np.ndarray], **targets: np.ndarray) -> dict[str, torch.Tensor]:
+        """The training tensors: ``arrays`` (:func:`as_tensors`) and float32 ``targets``."""
+        tensors = as_tensors(arrays)
+        tensors.update({k: torch.as_tensor(v, dtype=torch.float32) for k, v in targets.items()})
+        return tensors
 
     def _outputs(self, module: torch.nn.Module, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         tensors = as_tensors(arrays)
@@ -311,42 +441,13 @@ def iterate_chunks(tensors: dict[str, torch.Tensor], size: int) -> Iterator[dict
         yield {k: v[start:start + size] for k, v in tensors.items()}
 
 
-def step_function_values(knots: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Evaluate a right-continuous step function (0 before the first knot)."""
-    idx = np.searchsorted(knots, grid, side="right") - 1
-    return np.where(idx >= 0, values[np.maximum(idx, 0)], 0.0)
-
-
-
-def median_survival_time(survival: pd.DataFrame) -> np.ndarray:
-    """First time at which each column of a survival DataFrame drops to 0.5 or below.
-
-    Returns ``inf`` where the curve stays above 0.5; shape (n_columns,).
-    """
-    below = survival.to_numpy() <= 0.5
-    times = survival.index.to_numpy()
-    return np.where(below.any(axis=0), times[below.argmax(axis=0)], np.inf)
-
-
-def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
-    """Indices of a validation split stratified by the event indicator."""
-    if fraction <= 0:
-        return np.zeros(0, dtype=np.int64)
-    parts = []
-    for value in (False, True):
-        idx = np.flatnonzero(event == value)
-        take = int(round(fraction * len(idx)))
-        parts.append(rng.choice(idx, size=take, replace=False))
-    return np.sort(np.concatenate(parts)).astype(np.int64)
-
-
 __all__ = [
     "COMMON_CONSTRAINTS",
+    "FUSIONS",
+    "FitState",
+    "Head",
     "deep_part_sees_structured",
-    "SemiStructuredMixin",
+    "SemiStructuredEstimator",
     "as_tensors",
     "iterate_chunks",
-    "median_survival_time",
-    "step_function_values",
-    "stratified_holdout",
 ]

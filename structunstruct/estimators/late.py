@@ -16,11 +16,11 @@ from ..classical import breslow_cumulative_hazard, fit_cox
 from ..classical.summary import coefficient_table
 from ..data import as_survival_target
 from ..persistence import PersistenceMixin
-from ._frames import fit_frame, predict_frame, survival_output
-from .base import median_survival_time, step_function_values
+from ._frames import fit_frame, predict_frame
+from .survival import ProportionalHazardsMixin
 
 
-class LateFusion(PersistenceMixin, BaseEstimator):
+class LateFusion(ProportionalHazardsMixin, PersistenceMixin, BaseEstimator):
     """Combine the linear predictors of several fitted survival models.
 
     Each member sees its own modality (e.g. a Cox model on the tabular columns and a
@@ -151,97 +151,77 @@ class LateFusion(PersistenceMixin, BaseEstimator):
         X = predict_frame(self, X)
         return self._member_predictions(X) @ self.weights_
 
-    def predict_cumulative_hazard(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
-        """Cumulative hazard ``H(t | x) = H0(t) exp(eta(x))`` of the combined log-risk.
+
+class MemberAverage:
+    """The members of ``fusion="late"``, fitted on all rows and averaged with equal weights.
+
+    The average is taken on the head's own predictor scale (``combine``): DeepPAMM
+    averages interval log hazards, SemiStructuredRegressor the additive predictors of
+    every distribution parameter.
+
+    Parameters
+    ----------
+    estimators : list of (name, estimator)
+        Unfitted members (copies restricted to one modality each).
+    """
+
+    def __init__(self, estimators: Sequence[tuple[str, Any]]) -> None:
+        self.estimators = list(estimators)
+
+    def fit(self, X: pd.DataFrame, y: Any) -> MemberAverage:
+        """Fit every member on ``(X, y)``; weights ``1 / K``.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns; every member receives all of
-            them.
-        times : array-like, optional
-            Time grid (finite, non-negative); default the unique training event times
-            (the index of ``baseline_cumulative_hazard_``).
+        X : pandas.DataFrame
+            Training rows; each member uses the columns of its modality.
+        y : array-like
+            The target, as the members take it.
 
         Returns
         -------
-        pandas.DataFrame
-            Index = time, one column per row of ``X`` (columns = ``X.index``).
+        self
+            With ``estimators_`` and ``weights_``.
         """
-        X = predict_frame(self, X)
-        base = self.baseline_cumulative_hazard_
-        grid = base.index.to_numpy() if times is None else np.asarray(times, dtype=float).reshape(-1)
-        if not np.isfinite(grid).all() or (grid < 0).any():
-            raise ValueError("times must be finite and non-negative")
-        values = step_function_values(base.index.to_numpy(), base.to_numpy(), grid)
-        return pd.DataFrame(
-            np.outer(values, np.exp(self.predict(X))), index=pd.Index(grid, name="time"),
-            columns=X.index,
-        )
+        self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
+        self.weights_ = np.full(len(self.estimators_), 1.0 / len(self.estimators_))
+        return self
 
-    def predict_survival_function(
-        self, X: pd.DataFrame, times: Any = None, return_array: bool = False
-    ) -> pd.DataFrame | np.ndarray:
-        """Survival function ``S(t | x) = exp(-H(t | x))``.
+    def combine(self, method: str, X: pd.DataFrame) -> np.ndarray:
+        """The weighted sum of ``member.<method>(X)`` over the members.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns; every member receives all of
-            them.
-        times : array-like, optional
-            Time grid (finite, non-negative); default the unique training event times
-            (the index of ``baseline_cumulative_hazard_``).
-        return_array : bool, default=False
-            Return a numpy array of shape (n_samples, n_times), rows of ``X`` by times,
-            as scikit-survival's ``return_array=True``, instead of the DataFrame.
+        method : str
+            A method of the members returning an array on the predictor scale.
+        X : pandas.DataFrame
+            Rows to predict.
 
         Returns
         -------
-        pandas.DataFrame or ndarray
-            DataFrame: index = time, one column per row of ``X`` (as the cumulative
-            hazard); with ``return_array=True`` an array of shape (n_samples, n_times).
+        ndarray
+            Shaped as each member's output.
         """
-        return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
+        return sum(w * getattr(est, method)(X) for w, (_, est) in zip(self.weights_, self.estimators_))
 
-    def predict_median(self, X: pd.DataFrame) -> np.ndarray:
-        """Median survival time per row (``inf`` when S(t) stays above 0.5).
 
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns; every member receives all of
-            them.
+def scaled_member_summary(late: LateFusion, exponentiate: bool) -> pd.DataFrame:
+    """The tabular member's ``summary_`` as its effects enter the combined predictor.
 
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            The first training event time at which ``S(t | x)`` drops to 0.5 or below.
-        """
-        return median_survival_time(self.predict_survival_function(X))
+    Coefficients, standard errors and bounds are multiplied by the member's weight in
+    ``late`` (empty when there is no tabular member).
+    """
+    members = dict(late.estimators_)
+    tabular = members.get("tabular")
+    if tabular is None:
+        return coefficient_table([], np.zeros(0), np.zeros((0, 0)), exponentiate=exponentiate)
+    weight = dict(zip(members, late.weights_))["tabular"]
+    summary = tabular.summary_.copy()
+    scaled = ["coef", "se", "lower 95%", "upper 95%"]
+    summary[scaled] = summary[scaled] * weight
+    if exponentiate:
+        summary["exp(coef)"] = np.exp(summary["coef"])
+    return summary
 
-    def score(self, X: pd.DataFrame, y: Any) -> float:
-        """Harrell's C of the combined log-risk.
 
-        Other metrics in model selection: ``scoring=su.metrics.get_scorer("uno_c")``
-        (or ``"harrell_c"``, ``"auc"``, ``"neg_ibs"``) in ``cross_val_score`` or
-        ``GridSearchCV``.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns; every member receives all of
-            them.
-        y : structured array, DataFrame or tuple
-            Observed survival of the rows of ``X``: a structured array with an event
-            (bool) and a time field (scikit-survival), a DataFrame with a time and an
-            event column, or a tuple ``(time, event)``.
-
-        Returns
-        -------
-        float
-            The fraction of comparable pairs ranked correctly (0.5: random ranking).
-        """
-        from ..metrics import concordance_index_harrell
-
-        return float(concordance_index_harrell(y, self.predict(X)))
+__all__ = ["LateFusion", "MemberAverage", "scaled_member_summary"]

@@ -127,7 +127,20 @@ def get_batch_sampler(name: str) -> BatchSampler | None:
     return BATCH_SAMPLERS[name]
 
 
+def stratified_holdout(event: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices of a validation split stratified by the event indicator."""
+    if fraction <= 0:
+        return np.zeros(0, dtype=np.int64)
+    parts = []
+    for value in (False, True):
+        idx = np.flatnonzero(event == value)
+        take = int(round(fraction * len(idx)))
+        parts.append(rng.choice(idx, size=take, replace=False))
+    return np.sort(np.concatenate(parts)).astype(np.int64)
+
+
 __all__ = [
+    "stratified_holdout",
     "BATCH_SAMPLERS",
     "event_batches",
     "get_batch_sampler",
