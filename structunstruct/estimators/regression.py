@@ -7,24 +7,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.base import RegressorMixin
-from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, Real, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..heads.distributional.deep import DEEP_STRATEGIES
-from ..heads.distributional.head import DistributionalHead, check_response
-from ._frames import predict_frame
+from ..heads.distributional.head import DistributionalHead
 from ._parameters import COMMON_CONSTRAINTS, shared_parameters
 from .base import SemiStructuredEstimator
+from .distribution import DistributionalPredictionMixin
 from .late import MemberAverage, scaled_member_summary
 
 _TERMS = [str, list, tuple, None]
 
 
 @shared_parameters({"batch_size": 256})
-class SemiStructuredRegressor(RegressorMixin, SemiStructuredEstimator):
+class SemiStructuredRegressor(DistributionalPredictionMixin, RegressorMixin, SemiStructuredEstimator):
     """Semi-structured deep distributional regression (Rügamer, Kolb & Klein).
 
     Every parameter of a distribution ``family`` has its own additive predictor,
@@ -190,129 +188,6 @@ class SemiStructuredRegressor(RegressorMixin, SemiStructuredEstimator):
         if self.module_.location.has_deep_part:
             eta[:, 0] += self._outputs(self.module_.location, arrays)["deep"][:, 0]
         return eta
-
-    def _parameters(self, X: pd.DataFrame) -> dict[str, torch.Tensor]:
-        eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
-        return self.family_.transform(eta)
-
-    def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Distribution parameters per row.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
-
-        Returns
-        -------
-        pandas.DataFrame
-            One column per parameter of the family (``loc``, ``scale``, ...) on its
-            natural scale, index ``X.index``.
-        """
-        X = predict_frame(self, X)
-        params = self._parameters(X)
-        return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Predicted mean of the distribution of each row.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            The family's mean at the predicted parameters.
-        """
-        X = predict_frame(self, X)
-        return self.family_.mean(self._parameters(X)).numpy()
-
-    def predict_quantile(self, X: pd.DataFrame, q: float | Sequence[float]) -> np.ndarray:
-        """Quantiles of the predicted distribution.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame
-        q : float or sequence of float in (0, 1)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,) for a scalar ``q``, else (n_samples, len(q)).
-        """
-        X = predict_frame(self, X)
-        levels = np.asarray(q, dtype=np.float64)
-        if ((levels <= 0) | (levels >= 1)).any():
-            raise ValueError(f"quantile levels must lie in (0, 1); got {q!r}")
-        params = {k: v.numpy() for k, v in self._parameters(X).items()}
-        out = np.column_stack([self.family_.quantile(params, float(p)) for p in levels.ravel()])
-        return out[:, 0] if levels.ndim == 0 else out
-
-    def predict_interval(self, X: pd.DataFrame, coverage: float = 0.9) -> np.ndarray:
-        """Equal-tailed prediction interval from the predicted distributions.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
-        coverage : float, default=0.9
-            Probability in (0, 1) between the bounds: the quantiles
-            ``(1 - coverage) / 2`` and ``(1 + coverage) / 2``.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            Lower and upper bound per row.
-        """
-        if not 0 < coverage < 1:
-            raise ValueError(f"coverage must lie in (0, 1); got {coverage!r}")
-        return self.predict_quantile(X, [(1 - coverage) / 2, (1 + coverage) / 2])
-
-    def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
-        """Total log-likelihood of ``y`` under the predicted distributions.
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
-        y : array-like of shape (n_samples,)
-            Observed responses of the rows of ``X`` (numeric, finite, in the
-            family's support).
-
-        Returns
-        -------
-        float
-            Sum of the rows' log-densities (log-probabilities for discrete families).
-        """
-        X = predict_frame(self, X)
-        eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
-        y = check_response(self.family_, y, len(X))
-        return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
-
-    def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
-        """R² of the predicted mean (:func:`sklearn.metrics.r2_score`).
-
-        Parameters
-        ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
-        y : array-like of shape (n_samples,)
-            Observed responses of the rows of ``X``.
-        sample_weight : array-like of shape (n_samples,), optional
-            Row weights of the R²; default equal weights.
-
-        Returns
-        -------
-        float
-            Coefficient of determination (1 is perfect; can be negative).
-        """
-        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
     def partial_effect(
         self, term: str, parameter: str = "loc", grid: Any = None, n_points: int = 100
