@@ -19,7 +19,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 import structunstruct as su
-from structunstruct.estimators import base, deepsurv, pamm, regression
+from structunstruct.estimators import base
+from structunstruct.heads.cox import head as cox_head
+from structunstruct.heads.distributional import head as distributional_head
+from structunstruct.heads.pamm import head as pamm_head
 
 N = 40
 DEEP = dict(hidden_layers=(4,), fusion_layers=(4,), max_epochs=1, batch_size=16, early_stopping=None,
@@ -353,9 +356,9 @@ class _FailingTrainer:
 
 def _block_training(monkeypatch):
     monkeypatch.setattr(base, "Trainer", _FailingTrainer)
-    monkeypatch.setattr(deepsurv, "fit_cox", _fail)
-    monkeypatch.setattr(pamm, "fit_glm", _fail)
-    monkeypatch.setattr(regression, "fit_distributional", _fail)
+    monkeypatch.setattr(cox_head, "fit_cox", _fail)
+    monkeypatch.setattr(pamm_head, "fit_glm", _fail)
+    monkeypatch.setattr(distributional_head, "fit_distributional", _fail)
 
 
 def _data(case: Case, tmp):
