@@ -35,7 +35,7 @@ docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 benchmark-cox: $(STAMP)
-	$(PY) -m benchmarks.cox_speed
+	$(PY) -m benchmarks cox_speed
 
 benchmark-quick: $(STAMP)
 	$(PY) -m structunstruct benchmark survival --quick --output $$(mktemp -d)

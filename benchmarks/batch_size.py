@@ -31,9 +31,8 @@ import pandas as pd
 import torch
 
 import structunstruct as su
+from structunstruct.benchmarks.machine import load_average, machine_info
 from structunstruct.metrics import concordance_index_harrell
-
-from ._machine import load_average, machine_info
 
 TABULAR = ["age", "sex", "biomarker", "noise1", "noise2"]
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,7 +91,7 @@ def write_table(done: pd.DataFrame, args) -> None:
     lines = [
         "# Image Cox at small batch sizes: the 'events' sampler and the risk-set memory",
         "",
-        f"Command: `python -m benchmarks.batch_size {shlex.join(sys.argv[1:])}`  ",
+        f"Command: `python -m benchmarks batch_size {args.options}`  ",
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine_info(["torch", "numpy"]).items())
         + f"; load average (1 min) at the end: {load_average()} (a machine shared with other jobs: "
         "seconds are indicative)",
@@ -112,7 +111,7 @@ def write_table(done: pd.DataFrame, args) -> None:
     (RESULTS / "batch_size.md").write_text("\n".join(lines))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 8, 16, 64, 256])
@@ -122,7 +121,8 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--memory", type=int, default=256)
     parser.add_argument("--note", default="")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.options = shlex.join(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)
     write_table(run(args), args)
     print((RESULTS / "batch_size.md").read_text())

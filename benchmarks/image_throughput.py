@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
                   args.steps, args.warmup)
     print(results.to_markdown(index=False, floatfmt=".3g"))
     if args.out:
-        from ._machine import machine_info
+        from structunstruct.benchmarks.machine import machine_info
 
         command = "python -m benchmarks.image_throughput " + " ".join(argv or sys.argv[1:])
         info = machine_info(["torch", "timm"])

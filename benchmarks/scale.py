@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._machine import load_average, machine_info
+from structunstruct.benchmarks.machine import load_average, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
 P = 10
@@ -93,14 +93,14 @@ def run_one(library: str, n: int) -> dict:
             "censored": float(1 - event.mean())}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES))
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--one", nargs=2, metavar=("LIBRARY", "ROWS"), help=argparse.SUPPRESS)
     parser.add_argument("--note", default="")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
@@ -120,7 +120,7 @@ def main() -> None:
             pd.concat([done, pd.DataFrame([row])], ignore_index=True).to_csv(csv, index=False)
     table = pd.read_csv(csv)
     lines = ["# Classical Cox at scale: time and peak memory", "",
-             f"Command: `python -m benchmarks.scale {shlex.join(sys.argv[1:])}`  ",
+             f"Command: `python -m benchmarks scale {shlex.join(sys.argv[1:] if argv is None else argv)}`  ",
              "Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items())
              + f"; load average (1 min) at the end: {load_average()} (shared machine: seconds are indicative)",
              "", (__doc__.split("\n\n")[1]).replace("\n", " "), "", args.note, "",

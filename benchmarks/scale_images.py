@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._machine import load_average, machine_info
+from structunstruct.benchmarks.machine import load_average, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STRUCTURED = ["age", "sex", "biomarker", "noise1", "noise2"]
@@ -150,7 +150,7 @@ def run_one(n: int, holdout: int, workdir: Path) -> dict:
     return row
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--holdout", type=int, default=10_000)
@@ -159,7 +159,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--keep", action="store_true", help="keep the image and cache files")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, args.holdout, args.workdir)), flush=True)
         return

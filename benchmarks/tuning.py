@@ -32,10 +32,9 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 import structunstruct as su
+from structunstruct.benchmarks.machine import load_average, machine_info
 from structunstruct.metrics import concordance_index_harrell, integrated_brier_score
 from structunstruct.tuning import TunedEstimator
-
-from ._machine import load_average, machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("default", "tuned")

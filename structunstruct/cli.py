@@ -44,29 +44,25 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    import sys
+    from .benchmarks import dispatch
 
-    sys.path.insert(0, str(Path.cwd()))  # the suites live in the repository's benchmarks/
-    try:
-        from benchmarks.suite import run_suite
-    except ImportError as error:
-        raise SystemExit("structunstruct benchmark needs the repository's benchmarks/ "
-                         f"folder (run it from the repository root): {error}") from error
-    return run_suite(args.suite, quick=args.quick, output=args.output)
+    argv = ["--list"] if args.list or args.name is None else [args.name, *args.options]
+    return dispatch(argv, prog="structunstruct benchmark")
 
 
 def register_benchmark(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``benchmark`` subcommand (suites in ``benchmarks/suite``)."""
+    """Add the ``benchmark`` subcommand (the registry of :mod:`structunstruct.benchmarks`)."""
     parser = subparsers.add_parser(
-        "benchmark", help="run a benchmark suite (survival, images, regression, speed)",
-        description="Run a benchmark suite from the repository root; results (CSV, markdown "
-        "table, PNG plot) go to benchmarks/results/ (--quick: *_quick.*).",
+        "benchmark", help="run a registered benchmark suite (--list lists them)",
+        description="Run a benchmark of structunstruct.benchmarks: NAME [--quick] [options], "
+        "the options after NAME going to the benchmark (NAME --help lists them). Results "
+        "(CSV, markdown table, plot) go to benchmarks/results/ under the working directory "
+        "(--output DIR); --quick is its small smoke run (survival --quick: *_quick.*).",
     )
-    parser.add_argument("suite", metavar="SUITE", choices=["survival", "images", "regression", "speed"],
-                        help="survival, images, regression or speed")
-    parser.add_argument("--quick", action="store_true", help="small CI run (< 2 minutes)")
-    parser.add_argument("--output", default=None, metavar="DIR",
-                        help="results folder (default: benchmarks/results)")
+    parser.add_argument("--list", action="store_true", help="list the registered benchmarks")
+    parser.add_argument("name", metavar="NAME", nargs="?", help="a registered benchmark")
+    parser.add_argument("options", nargs=argparse.REMAINDER,
+                        help="its options, e.g. --quick, --output DIR")
     parser.set_defaults(handler=_run_benchmark)
 
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's benchmarks/
-
-from benchmarks.suite.models import MODELS, step_at  # noqa: E402
-from benchmarks.suite.protocol import COLUMNS  # noqa: E402
-from benchmarks.suite.survival import main  # noqa: E402
+from structunstruct.benchmarks.models import step_at
+from structunstruct.benchmarks.protocol import COLUMNS
+from structunstruct.benchmarks.survival import main
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +40,10 @@ def test_step_at_is_right_continuous_and_one_before_first_time() -> None:
                                [[1.0, 0.9, 0.9, 0.5]])
 
 
-def test_unknown_suite_lists_known() -> None:
-    from benchmarks.suite import run_suite
-
-    with pytest.raises(SystemExit, match="known: \\['images', 'regression', 'speed', 'survival'\\]"):
-        run_suite("nope")
-    assert "ours Cox" in MODELS
-
-
 # -- regression suite (quick path) -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def regression_results(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    from benchmarks.suite import regression
+    from structunstruct.benchmarks import regression
 
     out = tmp_path_factory.mktemp("regression")
     regression.main(["--quick", "--datasets", "diabetes", "--output", str(out)])
@@ -65,7 +52,7 @@ def regression_results(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame
 
 
 def test_regression_quick_tidy_csv(regression_results: pd.DataFrame) -> None:
-    from benchmarks.suite.regression import COLUMNS as REGRESSION_COLUMNS
+    from structunstruct.benchmarks.regression import COLUMNS as REGRESSION_COLUMNS
 
     assert list(regression_results.columns) == REGRESSION_COLUMNS
     assert len(regression_results) == 8  # 4 models x 2 folds
@@ -82,7 +69,7 @@ def test_regression_our_linear_model_is_ols(regression_results: pd.DataFrame) ->
 def test_gaussian_scores_closed_form() -> None:
     from scipy.stats import norm
 
-    from benchmarks.suite.regression import gaussian_scores
+    from structunstruct.benchmarks.regression import gaussian_scores
 
     y, mean, sd = np.array([0.0, 1.0, 5.0]), np.zeros(3), np.full(3, 2.0)
     scores = gaussian_scores(y, mean, sd)
@@ -95,9 +82,9 @@ def test_gaussian_scores_closed_form() -> None:
 
 
 def test_speed_criteria_read_the_tidy_rows() -> None:
-    from benchmarks import cox_speed, deepsurv_epoch
-    from benchmarks.suite.speed import COLUMNS as SPEED_COLUMNS
-    from benchmarks.suite.speed import criteria_lines
+    from structunstruct.benchmarks import cox_speed, deepsurv_epoch
+    from structunstruct.benchmarks.speed import COLUMNS as SPEED_COLUMNS
+    from structunstruct.benchmarks.speed import criteria_lines
 
     def row(part: str, setting: str, package: str, seconds: float, relative: float) -> dict:
         return dict(zip(SPEED_COLUMNS, [part, setting, "d", 100_000, package, "ok", seconds,

@@ -9,15 +9,10 @@ information matrix used without inversion fails it.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's benchmarks/
-
-from benchmarks.coverage import coverage  # noqa: E402
+from benchmarks.coverage import coverage  # the repository root is on pytest's pythonpath
 
 
 @pytest.mark.parametrize(("head", "replicates"), [("cox", 1000), ("pamm", 1000), ("distributional", 250)])

@@ -6,11 +6,11 @@ owns it (nothing is re-implemented here):
 
 - ``cox``: the classical Cox fit (``DeepSurv(structured=..., tabular=[])``) against
   lifelines, scikit-survival and statsmodels ``PHReg`` for several n and two tie regimes
-  (:mod:`benchmarks.cox_speed`: every package in its own forked process);
+  (:mod:`structunstruct.benchmarks.cox_speed`: every package in its own forked process);
 - ``pamm``: the PED split and the classical ``DeepPAMM`` fit against statsmodels' Poisson
-  GLM on the same PED for several n (:mod:`benchmarks.pamm_speed`);
+  GLM on the same PED for several n (:mod:`structunstruct.benchmarks.pamm_speed`);
 - ``deepsurv``: DeepSurv training epochs against pycox ``CoxPH`` on the same network and
-  batch size (:mod:`benchmarks.deepsurv_epoch`).
+  batch size (:mod:`structunstruct.benchmarks.deepsurv_epoch`).
 
 Results: ``speed.csv`` (tidy: one row per part, setting, n and package), ``speed.md``
 (tables and the two speed criteria) and ``speed.png`` (time against n); ``--quick``
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import cox_speed, deepsurv_epoch, pamm_speed
-from .._machine import load_average, machine_info
+from . import cox_speed, deepsurv_epoch, pamm_speed
+from .machine import load_average, machine_info
 from .report import command_line, to_markdown
 
 PACKAGES = ["numpy", "scipy", "pandas", "torch", "lifelines", "scikit-survival", "statsmodels",
@@ -89,7 +89,7 @@ def fit_statsmodels_cox(data: cox_speed.CoxData) -> tuple[np.ndarray, np.ndarray
 
 
 def cox_part(plan: Plan, tick: Callable[[], None]) -> pd.DataFrame:
-    """Every tie regime and size of :mod:`benchmarks.cox_speed`, plus statsmodels."""
+    """Every tie regime and size of :mod:`structunstruct.benchmarks.cox_speed`, plus statsmodels."""
     cox_speed._import_packages()
     rows = []
     for decimals in plan.cox_decimals:
@@ -129,7 +129,7 @@ def _join(*parts: str) -> str:
 
 # -- PAMM ------------------------------------------------------------------------------------
 def pamm_part(plan: Plan, tick: Callable[[], None]) -> pd.DataFrame:
-    """:func:`benchmarks.pamm_speed.run` for every size (20 intervals, p = 8)."""
+    """:func:`structunstruct.benchmarks.pamm_speed.run` for every size (20 intervals, p = 8)."""
     from threadpoolctl import threadpool_limits
 
     rows = []
@@ -158,7 +158,7 @@ def pamm_part(plan: Plan, tick: Callable[[], None]) -> pd.DataFrame:
 
 # -- DeepSurv epochs ---------------------------------------------------------------------------
 def deepsurv_part(plan: Plan, tick: Callable[[], None]) -> pd.DataFrame:
-    """:func:`benchmarks.deepsurv_epoch.run`: seconds per epoch, ours against pycox."""
+    """:func:`structunstruct.benchmarks.deepsurv_epoch.run`: seconds per epoch, ours against pycox."""
     args = deepsurv_epoch.parse_args(plan.deepsurv_argv)
     results = deepsurv_epoch.run(args, tick)
     if plan.epoch_report is not None:  # the full run also refreshes deepsurv_epoch.{csv,md}
@@ -303,19 +303,19 @@ def note_lines(results: pd.DataFrame) -> list[str]:
 
 COX_TEXT = (
     "Structured-only Cox model with Efron ties, p = 10, simulated as in "
-    "`benchmarks/cox_speed.py` (its README section describes every package's call); "
+    "`structunstruct/benchmarks/cox_speed.py` (its README section describes every package's call); "
     "statsmodels is `PHReg(time, X, status, ties=\"efron\").fit()`. Each package runs in a "
     "forked process after a warm-up fit; seconds are the median of the timed fits, \"≥\" a "
     "fit stopped at the time limit. Ratios above 1: ours is faster."
 )
 PAMM_TEXT = (
-    "`benchmarks/pamm_speed.py`: n subjects, 20 intervals at event-time quantiles, "
+    "`structunstruct/benchmarks/pamm_speed.py`: n subjects, 20 intervals at event-time quantiles, "
     "`DeepPAMM(structured=[...], tabular=[]).fit` end to end against statsmodels "
     "`GLM(Poisson, offset=log(exposure)).fit()` given the ready dense PED design (its "
     "construction is not counted for statsmodels). Ratio above 1: ours is faster."
 )
 EPOCH_TEXT = (
-    "`benchmarks/deepsurv_epoch.py`: the same network (MLP 64-32, dropout 0.1, no output "
+    "`structunstruct/benchmarks/deepsurv_epoch.py`: the same network (MLP 64-32, dropout 0.1, no output "
     "bias), `torch.optim.AdamW(lr=1e-3, weight_decay=1e-4)`, the same batch size, float32, "
     "CPU, one torch thread, fixed epochs, no validation; median seconds per epoch (first "
     "epoch of each run dropped), runs interleaved. pycox's loss has no tie correction; ours "

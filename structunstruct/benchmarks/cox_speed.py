@@ -1,6 +1,6 @@
 """Speed of the classical (structured-only) Cox fit against lifelines and scikit-survival.
 
-Run ``python -m benchmarks.cox_speed`` from the repository root (``--help`` lists the
+Run ``python -m benchmarks cox_speed`` from the repository root (``--help`` lists the
 options). For every tie regime (``--decimals``) and size (``--sizes``) it simulates one
 data set and fits the Efron Cox model with
 
@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._machine import load_average, machine_info
+from .machine import load_average, machine_info
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path("benchmarks", "results")  # relative to the working directory (repository root)
 PACKAGES = ["numpy", "pandas", "scipy", "torch", "lifelines", "scikit-survival", "structunstruct"]
 CENSOR_SCALE = 2.8  # exponential censoring times: about 30% censored for p = 10
 WARMUP_ROWS = 1_000
@@ -458,7 +458,7 @@ def _decimals_text(decimals: float | None) -> str:
 # -- command line ------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.cox_speed",
+        prog="python -m benchmarks cox_speed",
         description="Time the classical Cox fit against lifelines and scikit-survival.",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -493,7 +493,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    command = shlex.join(["python", "-m", "benchmarks.cox_speed", *argv])
+    command = shlex.join(["python", "-m", "benchmarks", "cox_speed", *argv])
     settings = Settings(args.repeats, args.repeat_budget, args.timeout, args.sksurv_max_n,
                         args.sksurv_timeout, args.tight_max_seconds, args.blas_threads)
     _import_packages()
@@ -535,7 +535,3 @@ def _write(results: pd.DataFrame, args: argparse.Namespace, command: str, info: 
     results.to_csv(csv_path, index=False)
     md_path.write_text(markdown_report(results, command, info, args))
     print(f"\nwrote {md_path} and {csv_path}")
-
-
-if __name__ == "__main__":
-    main()

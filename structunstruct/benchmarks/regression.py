@@ -39,7 +39,7 @@ from sklearn.model_selection import KFold
 
 import structunstruct as su
 
-from .._machine import load_average, machine_info
+from .machine import load_average, machine_info
 from .models import DummyCoder
 from .protocol import Fold
 from .report import command_line, header, plot, to_markdown

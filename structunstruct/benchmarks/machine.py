@@ -12,8 +12,13 @@ from pathlib import Path
 
 
 def git_commit() -> str:
-    """Short commit of the checkout, marked when ``structunstruct/`` has uncommitted changes."""
-    root = Path(__file__).resolve().parent.parent
+    """Short commit of the checkout, marked when ``structunstruct/`` has uncommitted changes.
+
+    ``"unknown"`` when the package does not run from a checkout (an installed wheel).
+    """
+    root = Path(__file__).resolve().parents[2]  # structunstruct/benchmarks/machine.py
+    if not (root / "pyproject.toml").is_file():
+        return "unknown"
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, check=True, cwd=root)

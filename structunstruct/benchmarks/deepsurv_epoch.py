@@ -1,6 +1,6 @@
 """DeepSurv training epochs: structunstruct against pycox on the same network.
 
-Run ``python -m benchmarks.deepsurv_epoch`` from the repository root (``--help`` lists
+Run ``python -m benchmarks deepsurv_epoch`` from the repository root (``--help`` lists
 the options). For every data set and batch size it trains, interleaved and
 ``--repeats`` times each,
 
@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._machine import load_average, machine_info
+from .machine import load_average, machine_info
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+RESULTS_DIR = Path("benchmarks", "results")  # relative to the working directory (repository root)
 PACKAGES = ["numpy", "pandas", "torch", "pycox", "torchtuples", "structunstruct"]
 HIDDEN = (64, 32)
 DROPOUT = 0.1
@@ -76,8 +76,8 @@ class EpochData:
 
 def real_data(name: str) -> EpochData:
     """METABRIC or SUPPORT, dummy-coded and standardized (as in the survival suite)."""
-    from benchmarks.suite.models import Standardizer
-    from benchmarks.suite.protocol import LOADERS
+    from .models import Standardizer
+    from .protocol import LOADERS
 
     X, y = LOADERS[name]()
     matrix = Standardizer().fit(X).transform(X)
@@ -85,7 +85,7 @@ def real_data(name: str) -> EpochData:
 
 
 def simulated_data(n: int, p: int = 10, seed: int = 0) -> EpochData:
-    """Proportional-hazards data of ``benchmarks.cox_speed.simulate`` (untied times)."""
+    """Proportional-hazards data of ``cox_speed.simulate`` (untied times)."""
     from .cox_speed import simulate
 
     data = simulate(n, p, None, seed)
@@ -280,7 +280,7 @@ def markdown_report(results: pd.DataFrame, command: str, info: dict[str, str],
         f"ours Efron, ...); torch threads: {args.threads}; fixed epochs per run (column "
         "`epochs` of the CSV), no validation data, no early stopping.",
         "- Data: METABRIC and SUPPORT (dummy-coded, standardized), and proportional-hazards "
-        "data simulated as in `benchmarks/cox_speed.py` (p = 10, untied times).",
+        "data simulated as in `structunstruct/benchmarks/cox_speed.py` (p = 10, untied times).",
         "",
         "## Machine",
         "",
@@ -303,7 +303,7 @@ def _losses(results: pd.DataFrame) -> str:
 
 # -- command line --------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.deepsurv_epoch",
+    parser = argparse.ArgumentParser(prog="python -m benchmarks deepsurv_epoch",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+",
                         default=["METABRIC", "SUPPORT", "sim10000", "sim100000"],
@@ -348,12 +348,12 @@ def n_tasks(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> pd.DataFrame:
-    """Entry point of ``python -m benchmarks.deepsurv_epoch``."""
+    """Entry point of ``python -m benchmarks deepsurv_epoch``."""
     from tqdm.auto import tqdm
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    command = shlex.join(["python", "-m", "benchmarks.deepsurv_epoch", *argv])
+    command = shlex.join(["python", "-m", "benchmarks", "deepsurv_epoch", *argv])
     info = machine_info(PACKAGES)
     load_before = load_average()
     with tqdm(total=n_tasks(args), desc="deepsurv_epoch", unit="fit", file=sys.stderr) as bar:
@@ -373,7 +373,3 @@ def write_results(results: pd.DataFrame, stem: Path, command: str, info: dict[st
     results.to_csv(stem.with_suffix(".csv"), index=False)
     stem.with_suffix(".md").write_text(markdown_report(results, command, info, args))
     print(f"wrote {stem.with_suffix('.md')} and {stem.with_suffix('.csv')}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()
