@@ -176,9 +176,12 @@ def oracle_coef(model: str, X: pd.DataFrame, y, classical) -> np.ndarray:
 
         time, event = y
         return fit_cox(X[STRUCTURED].to_numpy(), time, event, ties="efron", offset=offset).coef
+    from structunstruct.heads.distributional.fitter import fit_distributional
+
     parts = classical.parts_
     offsets = [offset] + [None] * (len(parts.designs) - 1)
-    fit = classical._fit_structured(parts, y, parts.matrices(X), offsets=offsets)
+    fit = fit_distributional(parts.family, y, parts.matrices(X), offsets=offsets, smooths=parts.smooths(),
+                             init=parts.initial(y), names=parts.coefficient_names(), reference=parts.initial(y))
     return parts.summary(fit.coef, fit.covariance).loc["loc", "coef"].loc[STRUCTURED].to_numpy()
 
 

@@ -9,7 +9,7 @@ categorical covariate (Weibull event times, about 30% censored), splits follow-u
   status);
 - ``DeepPAMM(structured=[...], tabular=[], cuts=K).fit`` (what users call: DataFrame
   checks, design, PED, IRLS with the interval intercepts absorbed, standard errors);
-- ``structunstruct.classical.fit_glm`` on the bare PED (IRLS alone);
+- ``structunstruct.heads.pamm.glm.fit_glm`` on the bare PED (IRLS alone);
 - statsmodels ``GLM(Poisson, offset=log(exposure)).fit()`` on the same PED with the
   interval dummies as dense columns (building that dense design is timed separately).
 
