@@ -1,4 +1,4 @@
-"""LateFusion: one model per modality, log-risks averaged or stacked."""
+"""Late fusion: LateFusion (log-risks averaged or stacked) and fusion="late" on every estimator."""
 
 from __future__ import annotations
 
@@ -80,3 +80,112 @@ def test_fusion_late_needs_two_modalities():
     X, y = su.datasets.make_survival_images(n=100, random_state=0)
     with pytest.raises(ValueError, match="fusion='late' fits one model per modality"):
         su.DeepSurv(image="image", tabular=[], fusion="late").fit(X, y)
+
+
+# -- fusion="late" on DeepPAMM and SemiStructuredRegressor: the combination rules ----------
+LATE = dict(image="image", fusion="late", image_size=14, max_epochs=2, batch_size=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def late_pamm():
+    X, y = su.datasets.make_survival_images(n=160, random_state=1)
+    return su.DeepPAMM(structured=["age", "sex", "biomarker"], tabular=[], cuts=5, **LATE).fit(X, y), X
+
+
+def _piecewise_cumulative_hazard(hazard: np.ndarray, cuts: np.ndarray, t: float) -> np.ndarray:
+    """``H(t) = sum_k h_k |[c_k, c_{k+1}] ∩ [0, t]|``, the last interval open to the right."""
+    total = np.zeros(hazard.shape[1])
+    for k in range(len(cuts) - 1):
+        end = t if k == len(cuts) - 2 else min(t, cuts[k + 1])
+        total += hazard[k] * max(0.0, end - cuts[k])
+    return total
+
+
+def test_late_pamm_averages_member_interval_log_hazards(late_pamm):
+    """The combined hazard of each interval is the geometric mean of the members'
+    hazards (log hazards averaged, weights 1/2), on the members' common cut points;
+    cumulative hazard, survival and risk follow from it by integration."""
+    model, X = late_pamm
+    rows = X.iloc[:8]
+    members = [member for _, member in model.late_.estimators_]
+    assert [name for name, _ in model.late_.estimators_] == ["tabular", "image"]
+    cuts = model.cuts_
+    for member in members:
+        np.testing.assert_array_equal(member.cuts_, cuts)
+    middles = (cuts[:-1] + cuts[1:]) / 2
+    member_log = [np.log(member.predict_hazard(rows, times=middles).to_numpy()) for member in members]
+    hazard = np.exp((member_log[0] + member_log[1]) / 2)  # (K, rows)
+    np.testing.assert_allclose(np.exp(model._interval_log_hazard(rows)), hazard, rtol=1e-10)
+    grid = np.array([0.0, cuts[1] / 3, cuts[2], (cuts[2] + cuts[3]) / 2, cuts[-1], cuts[-1] * 1.5])
+    by_hand = np.array([_piecewise_cumulative_hazard(hazard, cuts, t) for t in grid])
+    np.testing.assert_allclose(model.predict_cumulative_hazard(rows, times=grid).to_numpy(), by_hand,
+                               rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(model.predict_survival_function(rows, times=grid).to_numpy(), np.exp(-by_hand),
+                               rtol=1e-10)
+    np.testing.assert_allclose(model.predict(rows), np.log(by_hand[4]), rtol=1e-10)
+
+
+def test_late_pamm_baseline_and_summary_are_the_members_scaled(late_pamm):
+    model, _ = late_pamm
+    tabular, image = (member for _, member in model.late_.estimators_)
+    np.testing.assert_allclose(
+        model.baseline_hazard_.to_numpy(),
+        np.sqrt(tabular.baseline_hazard_.to_numpy() * image.baseline_hazard_.to_numpy()), rtol=1e-10)
+    widths = np.diff(model.cuts_)
+    np.testing.assert_allclose(model.baseline_cumulative_hazard_.to_numpy()[1:],
+                               np.cumsum(model.baseline_hazard_.to_numpy() * widths), rtol=1e-10)
+    _check_summary_is_half_the_tabular_members(model, tabular, exponentiate=True)
+
+
+def _check_summary_is_half_the_tabular_members(model, tabular, exponentiate: bool) -> None:
+    """summary_ = the tabular member's effects times its weight 1/2 (z and p unchanged)."""
+    expected = tabular.summary_
+    assert list(model.summary_.index) == list(expected.index) and len(expected)
+    for column in ("coef", "se", "lower 95%", "upper 95%"):
+        np.testing.assert_allclose(model.summary_[column], expected[column] / 2, rtol=1e-12)
+    if exponentiate:
+        np.testing.assert_allclose(model.summary_["exp(coef)"], np.exp(expected["coef"] / 2), rtol=1e-12)
+    np.testing.assert_allclose(model.summary_["z"], expected["z"], rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def late_regressor():
+    X, y = su.datasets.make_regression_images(160, random_state=1)
+    model = su.SemiStructuredRegressor(structured=["x1", "sex"], tabular=["x2"], scale="x1", **LATE)
+    return model.fit(X, y), X
+
+
+def test_late_regressor_averages_member_predictors_per_parameter(late_regressor):
+    """Normal family: the location (identity link) is the mean of the members' means,
+    the sd (log link) the geometric mean of their sds; the prediction is the mean of
+    the members' predictions."""
+    model, X = late_regressor
+    rows = X.iloc[:8]
+    assert [name for name, _ in model.late_.estimators_] == ["tabular", "image"]
+    members = [member.predict_distribution(rows) for _, member in model.late_.estimators_]
+    combined = model.predict_distribution(rows)
+    assert list(combined.columns) == ["loc", "scale"]
+    np.testing.assert_allclose(combined["loc"], (members[0]["loc"] + members[1]["loc"]) / 2, rtol=1e-10)
+    np.testing.assert_allclose(combined["scale"], np.sqrt(members[0]["scale"] * members[1]["scale"]), rtol=1e-10)
+    member_means = [member.predict(rows) for _, member in model.late_.estimators_]
+    np.testing.assert_allclose(model.predict(rows), np.mean(member_means, axis=0), rtol=1e-10)
+    lower, upper = model.predict_interval(rows, coverage=0.9).T
+    half_width = 1.6448536269514722 * combined["scale"].to_numpy()  # normal 95% quantile
+    np.testing.assert_allclose(upper - lower, 2 * half_width, rtol=1e-8)
+
+
+def test_late_regressor_summary_is_the_tabular_members_scaled(late_regressor):
+    model, _ = late_regressor
+    tabular = dict(model.late_.estimators_)["tabular"]
+    _check_summary_is_half_the_tabular_members(model, tabular, exponentiate=False)
+    assert model.intercept_ == pytest.approx(tabular.intercept_ / 2, rel=1e-12)
+    np.testing.assert_allclose(model.coef_, tabular.coef_ / 2, rtol=1e-12)
+
+
+@pytest.mark.parametrize("estimator", [su.DeepPAMM, su.SemiStructuredRegressor])
+def test_late_needs_two_modalities_on_every_estimator(estimator):
+    X, y = su.datasets.make_survival_images(n=60, random_state=0)
+    if estimator is su.SemiStructuredRegressor:
+        y = y["time"]
+    with pytest.raises(ValueError, match="fusion='late' fits one model per modality"):
+        estimator(image="image", tabular=[], fusion="late").fit(X, y)

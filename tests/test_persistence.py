@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import load_in_fresh_process, predictions
 
 import structunstruct as su
 from structunstruct import persistence
 
 FAST = {"max_epochs": 2, "batch_size": 32, "random_state": 0}
 ROWS = 12  # rows predicted and compared per model
-TIMES = [0.5, 1.0, 2.0, 400.0, 1000.0]
 
 
 def _notes(n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, tuple]:
@@ -94,70 +91,24 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
     }
 
 
-def predictions(model, X: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Every prediction of ``model`` on ``X`` as arrays (also run in the subprocess)."""
-    out = {"predict": np.asarray(model.predict(X), dtype=np.float64)}
-    if hasattr(model, "predict_survival_function"):
-        out["survival"] = model.predict_survival_function(X).to_numpy()
-        out["survival_times"] = model.predict_survival_function(X, times=TIMES).to_numpy()
-        out["cumhaz"] = model.predict_cumulative_hazard(X).to_numpy()
-    if hasattr(model, "predict_distribution"):
-        out["distribution"] = model.predict_distribution(X).to_numpy(dtype=np.float64)
-    summary = getattr(model, "summary_", None)
-    if summary is not None:
-        out["summary"] = summary.select_dtypes("number").to_numpy(dtype=np.float64)
-    return out
+def loader_cases() -> dict:
+    """The cases as the loading process builds them (its data only; the models are loaded)."""
+    from structunstruct.datasets import load_gbsg2
 
-
-LOADER = """
-import json, pickle, sys
-
-import numpy as np
-import torch
-
-def refuse(*args, **kwargs):
-    raise AssertionError("loading unpickled")
-
-class RefusedUnpickler(pickle.Unpickler):
-    def __init__(self, *args, **kwargs):
-        refuse()
-
-pickle.load = pickle.loads = refuse
-pickle.Unpickler = RefusedUnpickler
-torch.load = refuse
-torch.cuda.is_available = lambda: False  # a CPU-only machine
-import structunstruct as su
-from structunstruct.datasets import load_gbsg2
-
-sys.path.insert(0, sys.argv[1])
-import test_persistence as t
-
-jobs = json.loads(sys.argv[2])
-cases = t._cases(load_gbsg2())
-for name, (model_dir, out_file) in jobs.items():
-    model = su.load(model_dir)
-    np.savez(out_file, **t.predictions(model, cases[name][1].iloc[: t.ROWS]))
-"""
+    return _cases(load_gbsg2())
 
 
 @pytest.fixture(scope="module")
 def round_trip(gbsg2, tmp_path_factory):
     """Fit every case, save it, load all in one fresh process; expected and loaded predictions."""
     root = tmp_path_factory.mktemp("saved")
-    expected, jobs, models = {}, {}, {}
+    expected, saved, models = {}, {}, {}
     for name, (model, X, y) in _cases(gbsg2, _resnet_checkpoint(root)).items():
         model.fit(X, y)
         expected[name] = predictions(model, X.iloc[:ROWS])
-        model.save(root / name)
-        jobs[name] = [str(root / name), str(root / f"{name}.npz")]
+        saved[name] = model.save(root / name)
         models[name] = model
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", LOADER, str(Path(__file__).parent), json.dumps(jobs)],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    loaded = {name: dict(np.load(root / f"{name}.npz")) for name in jobs}
+    loaded = load_in_fresh_process("test_persistence:loader_cases", saved, ROWS, root)
     return expected, loaded, models, root
 
 

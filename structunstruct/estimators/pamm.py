@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..heads.pamm.effects import effect_frame, effect_matrix
-from ..heads.pamm.head import PAMMHead, median_time
+from ..heads.pamm.head import PAMMHead, averaged_baseline, median_time
 from ..heads.pamm.ped import hazard_at, integrated_hazard, resolve_cuts
 from ._frames import predict_frame
 from ._parameters import COMMON_CONSTRAINTS, shared_parameters
@@ -155,6 +155,8 @@ class DeepPAMM(SurvivalMixin, SemiStructuredEstimator):
         self.summary_ = scaled_member_summary(self.late_, exponentiate=True)
         self.coef_ = self.summary_["coef"].to_numpy()
         self.cuts_ = cuts
+        fitted = [member for _, member in self.late_.estimators_]
+        self.baseline_hazard_, self.baseline_cumulative_hazard_ = averaged_baseline(fitted, self.late_.weights_, cuts)
 
     # -- prediction --------------------------------------------------------------------
     def _interval_log_hazard(self, X: pd.DataFrame) -> np.ndarray:

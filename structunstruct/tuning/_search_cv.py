@@ -47,6 +47,8 @@ class TunedEstimator(BaseEstimator):
         Inner cross-validated score (optimistic: it was maximized).
     study_ : optuna.study.Study
     trials_ : pandas.DataFrame
+    feature_names_in_, n_features_in_
+        Those of ``best_estimator_`` (when it has them).
     """
 
     def __init__(
@@ -102,8 +104,9 @@ class TunedEstimator(BaseEstimator):
         self.best_score_ = result.best_score_
         self.study_ = result.study_
         self.trials_ = result.trials_
-        if hasattr(self.best_estimator_, "feature_names_in_"):
-            self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        for name in ("feature_names_in_", "n_features_in_"):  # as scikit-learn's search estimators
+            if hasattr(self.best_estimator_, name):
+                setattr(self, name, getattr(self.best_estimator_, name))
         return self
 
     def _fitted(self) -> Any:

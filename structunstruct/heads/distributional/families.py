@@ -449,8 +449,10 @@ class DistributionalPredictor(nn.Module):
         self.family = family
         self.names = tuple(names)
         self.intercepts = nn.Parameter(torch.zeros(len(self.names)))
+        # skip_init: no draw from torch's global generator (the weights are zeros anyway)
         self.linears = nn.ModuleDict(
-            {name: nn.Linear(p, 1, bias=False) for name, p in zip(self.names, n_structured) if p}
+            {name: torch.nn.utils.skip_init(nn.Linear, p, 1, bias=False)
+             for name, p in zip(self.names, n_structured) if p}
         )
         for linear in self.linears.values():
             nn.init.zeros_(linear.weight)

@@ -148,11 +148,26 @@ def baseline_hazard(terms: PAMMTerms, coef: np.ndarray, design: Any) -> tuple[pd
     """Hazard per interval at the mean covariates, and its integral at the cut points."""
     zero = np.zeros((1, design.n_features))
     log_hazard = terms.log_hazard(coef, zero, np.full(1, -1), np.zeros(1))[:, 0]
-    intervals = pd.IntervalIndex.from_breaks(terms.cuts, closed="right", name="interval")
-    hazard = np.exp(log_hazard)
-    cumulative = np.concatenate([[0.0], np.cumsum(hazard * np.diff(terms.cuts))])
+    return baseline_series(np.exp(log_hazard), terms.cuts)
+
+
+def baseline_series(hazard: np.ndarray, cuts: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """``hazard`` per interval, shape (K,), as a Series on the intervals, and its integral at ``cuts``."""
+    intervals = pd.IntervalIndex.from_breaks(cuts, closed="right", name="interval")
+    cumulative = np.concatenate([[0.0], np.cumsum(hazard * np.diff(cuts))])
     return (pd.Series(hazard, index=intervals, name="hazard"),
-            pd.Series(cumulative, index=pd.Index(terms.cuts, name="time"), name="cumulative_hazard"))
+            pd.Series(cumulative, index=pd.Index(cuts, name="time"), name="cumulative_hazard"))
+
+
+def averaged_baseline(members: list, weights: np.ndarray, cuts: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """Baseline of late fusion: members' log baseline hazards (same ``cuts``) averaged with ``weights``.
+
+    The combined log hazard is the weighted mean of the members' log hazards, so at the
+    reference point of every member (structured covariates at their means, deep parts 0)
+    it is the weighted mean of their log baselines.
+    """
+    log_hazard = sum(w * np.log(member.baseline_hazard_.to_numpy()) for w, member in zip(weights, members))
+    return baseline_series(np.exp(log_hazard), cuts)
 
 
 def random_intercepts(terms: PAMMTerms, fit: GLMFit) -> tuple[pd.Series, float | None]:
@@ -181,4 +196,4 @@ def median_time(log_hazard: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     return np.where(above.any(axis=0), median, np.inf)
 
 
-__all__ = ["PAMMHead", "baseline_hazard", "median_time", "pamm_module", "penalty_tensor", "random_intercepts"]
+__all__ = ["PAMMHead", "averaged_baseline", "baseline_hazard", "baseline_series", "median_time", "pamm_module", "penalty_tensor", "random_intercepts"]
