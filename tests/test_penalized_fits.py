@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from structunstruct.classical.penalty import Penalty
 from structunstruct.heads.distributional.families import get_family
-from structunstruct.heads.distributional.fitter import SmoothPenalty, fit_distributional
-from structunstruct.heads.pamm.glm import Penalty, fit_glm
+from structunstruct.heads.distributional.fitter import fit_distributional
+from structunstruct.heads.pamm.glm import fit_glm
 
 
 def _basis(x: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +80,7 @@ def test_penalized_normal_location_scale_fit_is_stationary():
     basis, S = _basis(x)
     X_loc = np.column_stack([np.ones(n), z, basis])
     X_scale = np.column_stack([np.ones(n), z])
-    smooth = SmoothPenalty(0, slice(2, X_loc.shape[1]), S, 5.0)
+    smooth = Penalty("s(x)", slice(2, X_loc.shape[1]), S, df=5.0)
     fit = fit_distributional(get_family("normal"), y, [X_loc, X_scale], smooths=[smooth])
     lam = fit.smoothing[0]
     loc, log_sd = X_loc @ fit.coef[0], X_scale @ fit.coef[1]

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ...classical.penalty import Penalty
 from ...training.distributed import global_mean
 from .families import DistributionalPredictor, Family
-from .fitter import SmoothPenalty
 
 DEEP_STRATEGIES = ("joint", "two_stage", "post_hoc")
 
@@ -61,7 +61,7 @@ def _weights(module: DistributionalPredictor, parameter: int) -> torch.Tensor:
 def make_loss(
     family: Family,
     module: DistributionalPredictor,
-    smooths: Sequence[SmoothPenalty],
+    smooths: Sequence[Penalty],
     smoothing: Sequence[float],
     n_rows: int,
 ):

@@ -24,32 +24,9 @@ import numpy as np
 import torch
 
 from ...classical.diagnostics import find_separation, inflate_covariance
+from ...classical.penalty import Penalty
 from ...data.splines import smoothing_parameter_for_df
 from .families import Family
-
-
-@dataclass(frozen=True)
-class SmoothPenalty:
-    """Difference penalty of one smooth term (or a fixed quadratic penalty, e.g. a ridge).
-
-    Attributes
-    ----------
-    parameter : int
-        Index of the distribution parameter whose design holds the term.
-    columns : slice
-        The term's columns in that design.
-    matrix : ndarray of shape (m, m)
-    df : float
-        Target effective degrees of freedom.
-    lam : float or None
-        A fixed weight (then ``df`` is ignored): a ridge on linear terms.
-    """
-
-    parameter: int
-    columns: slice
-    matrix: np.ndarray
-    df: float
-    lam: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +42,7 @@ class DistributionalFit:
     log_likelihood : float
         Log-likelihood at the fit (without penalty).
     smoothing : list of float
-        Smoothing weight of each :class:`SmoothPenalty`.
+        Smoothing weight of each :class:`Penalty`.
     edf : float
         Effective degrees of freedom of the whole model.
     n_iter : int
@@ -171,7 +148,7 @@ def _newton(objective: _Objective, theta: np.ndarray, max_iter: int, tol: float)
     return theta, max_iter, False
 
 
-def _penalty_matrix(sizes: Sequence[int], smooths: Sequence[SmoothPenalty], lams: Sequence[float]) -> np.ndarray:
+def _penalty_matrix(sizes: Sequence[int], smooths: Sequence[Penalty], lams: Sequence[float]) -> np.ndarray:
     starts = np.concatenate([[0], np.cumsum(sizes)])
     penalty = np.zeros((starts[-1], starts[-1]))
     for smooth, lam in zip(smooths, lams):
@@ -181,7 +158,7 @@ def _penalty_matrix(sizes: Sequence[int], smooths: Sequence[SmoothPenalty], lams
 
 
 def _smoothing_for_df(
-    info: np.ndarray, sizes: Sequence[int], smooths: Sequence[SmoothPenalty]
+    info: np.ndarray, sizes: Sequence[int], smooths: Sequence[Penalty]
 ) -> list[float]:
     starts = np.concatenate([[0], np.cumsum(sizes)])
     lams = []
@@ -201,7 +178,7 @@ def fit_distributional(
     y: np.ndarray,
     designs: Sequence[np.ndarray],
     offsets: Sequence[np.ndarray | None] | None = None,
-    smooths: Sequence[SmoothPenalty] = (),
+    smooths: Sequence[Penalty] = (),
     init: Sequence[np.ndarray] | None = None,
     max_iter: int = 100,
     tol: float = 1e-10,
@@ -220,7 +197,7 @@ def fit_distributional(
         ones for an intercept; ``p_k = 0`` makes the parameter equal to its offset).
     offsets : sequence of (ndarray of shape (n,) or None), optional
         Fixed offsets added to each predictor (e.g. a trained deep part).
-    smooths : sequence of SmoothPenalty
+    smooths : sequence of Penalty
         Smoothing penalties; their weights are chosen for the requested df.
     init : sequence of ndarray, optional
         Starting coefficients; default zeros.
@@ -301,4 +278,4 @@ def _result(objective: _Objective, theta: np.ndarray, lams, n_iter: int, converg
     return DistributionalFit(coef, covariance, loglik, list(lams), edf, n_iter, converged)
 
 
-__all__ = ["DistributionalFit", "SmoothPenalty", "fit_distributional"]
+__all__ = ["DistributionalFit", "fit_distributional"]

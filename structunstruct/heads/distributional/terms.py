@@ -16,11 +16,12 @@ import pandas as pd
 from scipy import linalg
 
 from ...classical.diagnostics import block_penalty, check_identifiable
+from ...classical.penalty import Penalty
 from ...classical.summary import coefficient_table
 from ...data import StructuredDesign
 from ...data.design import linear_columns
 from .families import Family
-from .fitter import DistributionalFit, SmoothPenalty
+from .fitter import DistributionalFit
 
 INTERCEPT = "Intercept"
 
@@ -65,15 +66,16 @@ class StructuredParts:
         return [f"{parameter}:{term}" if parameter != self.family.parameters[0] else term
                 for parameter, term in self.index()]
 
-    def smooths(self) -> list[SmoothPenalty]:
+    def smooths(self) -> list[Penalty]:
         """Smoothing penalties of every parameter's spline terms, and the ridge if any."""
         out = []
         for k, design in enumerate(self.designs):
             for block in design.penalty_blocks:
                 columns = slice(block.columns.start + 1, block.columns.stop + 1)
-                out.append(SmoothPenalty(k, columns, block.matrix, block.df))
+                out.append(Penalty(block.name, columns, block.matrix, df=block.df, parameter=k))
             if self.ridge > 0:
-                out.extend(SmoothPenalty(k, slice(j + 1, j + 2), np.ones((1, 1)), 1.0, lam=self.ridge)
+                out.extend(Penalty(f"ridge({design.feature_names[j]})", slice(j + 1, j + 2), np.ones((1, 1)),
+                                   lam=self.ridge, df=1.0, parameter=k)
                            for j in linear_columns(design))
         return out
 

@@ -22,12 +22,13 @@ have names and before any training.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
 
 from ...classical.diagnostics import find_separation, inflate_covariance
+from ...classical.penalty import Penalty
 from ...data.splines import smoothing_parameter_for_df
 
 LAMBDA_BOUNDS = (1e-8, 1e12)
@@ -103,39 +104,6 @@ def log_likelihood(family: str, y: np.ndarray, mu: np.ndarray, weights: np.ndarr
 
 
 # -- penalties and results ---------------------------------------------------------------
-@dataclass
-class Penalty:
-    """A quadratic penalty ``lam * b' S b`` on a block of coefficients.
-
-    Attributes
-    ----------
-    name : str
-    columns : slice
-        Coefficients the penalty acts on.
-    matrix : ndarray of shape (k, k)
-    lam : float or None
-        Fixed weight; ``None`` = estimated (Fellner-Schall) unless ``df`` is given.
-    df : float or None
-        Target effective degrees of freedom (``lam`` recomputed from the working weights).
-    """
-
-    name: str
-    columns: slice
-    matrix: np.ndarray
-    lam: float | None = None
-    df: float | None = None
-    rank: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        eig = np.linalg.eigvalsh(self.matrix)
-        self.rank = int((eig > 1e-9 * max(eig.max(), 1e-300)).sum())
-
-    @property
-    def estimated(self) -> bool:
-        """Whether the weight is estimated by the Fellner-Schall update."""
-        return self.lam is None and self.df is None
-
-
 @dataclass(frozen=True)
 class GLMFit:
     """Result of :func:`fit_glm`.

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ...classical.diagnostics import block_penalty
+from ...classical.penalty import Penalty
 from ...data.design import StructuredDesign, linear_columns
 from ...data.splines import PSplineBasis
-from .glm import Penalty
 from .ped import PEDSplit
 
 TIME_BASIS_SIZE = 10
