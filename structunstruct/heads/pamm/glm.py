@@ -65,14 +65,15 @@ class Link:
 
 
 LINKS = {"log": Link("log"), "identity": Link("identity"), "logit": Link("logit")}
-CANONICAL = {"poisson": "log", "gaussian": "identity", "gamma": "log", "binomial": "logit"}
-FIXED_SCALE = {"poisson", "binomial"}
+#: GLM families by their names in the family registry (:func:`~structunstruct.heads.distributional.families.get_family`).
+CANONICAL = {"poisson": "log", "normal": "identity", "gamma": "log", "bernoulli": "logit"}
+FIXED_SCALE = {"poisson", "bernoulli"}
 
 
 def _variance(family: str, mu: np.ndarray) -> np.ndarray:
     if family == "poisson":
         return mu
-    if family == "binomial":
+    if family == "bernoulli":
         return np.clip(mu * (1 - mu), 1e-12, None)
     if family == "gamma":
         return mu**2
@@ -82,7 +83,7 @@ def _variance(family: str, mu: np.ndarray) -> np.ndarray:
 def _unit_deviance(family: str, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
     if family == "poisson":
         return 2 * (special.xlogy(y, y / mu) - (y - mu))
-    if family == "binomial":
+    if family == "bernoulli":
         return 2 * (special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu)))
     if family == "gamma":
         return 2 * (-np.log(y / mu) + (y - mu) / mu)
@@ -93,7 +94,7 @@ def log_likelihood(family: str, y: np.ndarray, mu: np.ndarray, weights: np.ndarr
     """Full log-likelihood (constants included, as statsmodels reports it)."""
     if family == "poisson":
         terms = special.xlogy(y, mu) - mu - special.gammaln(y + 1)
-    elif family == "binomial":
+    elif family == "bernoulli":
         terms = special.xlogy(y, mu) + special.xlogy(1 - y, 1 - mu)
     elif family == "gamma":
         shape = weights / scale
@@ -201,7 +202,7 @@ class _Inner:
 # -- IRLS ------------------------------------------------------------------------------
 def _start_eta(prob: _Problem) -> np.ndarray:
     y = prob.y
-    if prob.family == "binomial":
+    if prob.family == "bernoulli":
         mu = (prob.weights * y + 0.5) / (prob.weights + 1)
     else:
         mu = (y + np.average(y, weights=prob.weights)) / 2
@@ -319,7 +320,7 @@ def fit_glm(
         Design matrix (include an intercept column yourself when wanted).
     y : ndarray of shape (n,)
         Response (counts; proportions in [0, 1] for binomial; positive for Gamma).
-    family : {"poisson", "gaussian", "gamma", "binomial"}
+    family : {"poisson", "normal", "gamma", "bernoulli"}
     link : {"log", "identity", "logit"}, optional
         Default the canonical link (Gamma: log).
     offset : ndarray of shape (n,), optional
