@@ -1,7 +1,7 @@
 """The parameters every estimator shares: defaults, constraints and documentation, once.
 
-An estimator's ``__init__`` names only its own parameters and collects the shared ones
-in ``**shared``; :func:`shared_parameters` gives the class the full explicit signature
+An estimator's ``__init__`` names only its own (keyword-only) parameters and passes the
+shared ones, the input columns included, on as ``**shared``; :func:`shared_parameters` gives the class the full explicit signature
 (which scikit-learn's ``get_params``/``clone`` read), fills the shared defaults
 (``_shared_defaults`` overrides some per class) and writes the shared parameters'
 documentation into the class docstring at the ``%(shared_parameters)s`` marker.
@@ -233,7 +233,7 @@ def shared_parameters(defaults: dict[str, Any] | None = None) -> Callable[[type]
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             bound = signature.bind(self, *args, **kwargs)
             bound.apply_defaults()
-            own_init(**bound.arguments)
+            own_init(**bound.arguments)  # ``self`` by name too
 
         __init__.__signature__ = signature  # type: ignore[attr-defined]
         __init__.__doc__ = own_init.__doc__

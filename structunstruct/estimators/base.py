@@ -38,7 +38,7 @@ from ..training import (
 )
 from ._frames import fit_frame
 from ._late_members import late_fusion_members
-from ._parameters import COMMON_CONSTRAINTS, FUSIONS, SHARED_DEFAULTS
+from ._parameters import COMMON_CONSTRAINTS, FUSIONS, INPUT_PARAMETERS, SHARED_DEFAULTS
 
 
 @dataclass
@@ -133,16 +133,10 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
 
     _parameter_constraints: dict = dict(COMMON_CONSTRAINTS)
 
-    def __init__(self, structured: Any = None, tabular: Any = None, image: Any = None,
-                 text: Any = None, **shared: Any) -> None:
-        self.structured = structured
-        self.tabular = tabular
-        self.image = image
-        self.text = text
-        unknown = set(shared) - set(SHARED_DEFAULTS)
-        if unknown:
-            raise TypeError(f"unexpected parameters {sorted(unknown)}")
-        for name in SHARED_DEFAULTS:
+    def __init__(self, **shared: Any) -> None:
+        """Store the shared parameters (every one of :data:`INPUT_PARAMETERS` and
+        :data:`SHARED_DEFAULTS`, given by the signature that ``shared_parameters`` builds)."""
+        for name in (*INPUT_PARAMETERS, *SHARED_DEFAULTS):
             setattr(self, name, shared[name])
 
     # -- the fit template ----------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from numbers import Integral
 from typing import Any
 
@@ -106,10 +105,6 @@ class DeepSurv(ProportionalHazardsMixin, SemiStructuredEstimator):
 
     def __init__(
         self,
-        structured: str | Sequence[str] | None = None,
-        tabular: Sequence[str] | None = None,
-        image: str | None = None,
-        text: str | None = None,
         *,
         ties: str = "efron",
         penalizer: float = 0.0,
@@ -117,7 +112,7 @@ class DeepSurv(ProportionalHazardsMixin, SemiStructuredEstimator):
         risk_set_memory: int | None = None,
         **shared: Any,
     ) -> None:
-        super().__init__(structured, tabular, image, text, **shared)
+        super().__init__(**shared)
         self.ties = ties
         self.penalizer = penalizer
         self.batch_sampler = batch_sampler

@@ -119,10 +119,6 @@ class DeepPAMM(SurvivalMixin, SemiStructuredEstimator):
 
     def __init__(
         self,
-        structured: str | Sequence[str] | None = None,
-        tabular: Sequence[str] | None = None,
-        image: str | None = None,
-        text: str | None = None,
         *,
         cuts: int | Sequence[float] = 20,
         baseline: str = "piecewise",
@@ -132,7 +128,7 @@ class DeepPAMM(SurvivalMixin, SemiStructuredEstimator):
         penalizer: float = 0.0,
         **shared: Any,
     ) -> None:
-        super().__init__(structured, tabular, image, text, **shared)
+        super().__init__(**shared)
         self.cuts = cuts
         self.baseline = baseline
         self.baseline_df = baseline_df

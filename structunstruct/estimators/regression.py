@@ -138,10 +138,6 @@ class SemiStructuredRegressor(DistributionalPredictionMixin, RegressorMixin, Sem
 
     def __init__(
         self,
-        structured: str | Sequence[str] | None = None,
-        tabular: Sequence[str] | None = None,
-        image: str | None = None,
-        text: str | None = None,
         *,
         family: str = "normal",
         scale: str | Sequence[str] | None = None,
@@ -150,7 +146,7 @@ class SemiStructuredRegressor(DistributionalPredictionMixin, RegressorMixin, Sem
         penalizer: float = 0.0,
         **shared: Any,
     ) -> None:
-        super().__init__(structured, tabular, image, text, **shared)
+        super().__init__(**shared)
         self.family = family
         self.scale = scale
         self.shape = shape
