@@ -184,11 +184,12 @@ def test_similarity_loss_by_hand_and_gradient_direction():
 
 def test_similarity_loss_skips_missing_modalities():
     e = torch.eye(3)
-    bad = torch.tensor([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    b = torch.tensor([[0.0, 0.0, 1.0]]).repeat(3, 1)  # the absent b-embeddings of 0, 1 copy patient 2's
     present = torch.tensor([[True, False], [True, False], [True, True]])
-    # only patient 2 has both; its b-embedding vs the others' b-embeddings are absent
-    assert similarity_loss([e, bad], present, margin=0.5).item() == 0.0
-    assert similarity_loss([e, bad], margin=0.5).item() > 0.0
+    # only patient 2 has both modalities; the terms comparing it with the absent
+    # b-embeddings of patients 0 and 1 (which would be positive) are left out
+    assert similarity_loss([e, b], present, margin=0.5).item() == 0.0
+    assert similarity_loss([e, b], margin=0.5).item() > 0.0
 
 
 # --- MultiSurv: fusion --------------------------------------------------------------------------
@@ -348,7 +349,7 @@ def test_clip_loss_small_for_aligned_separated_pairs():
 
 def test_clip_loss_by_hand_3x3():
     u = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
-    v = torch.tensor([[0.8, 0.6], [0.0, 1.0], [1.0, 0.0]])
+    v = torch.tensor([[0.8, 0.6], [0.0, 1.0], [0.28, 0.96]])
     s = 2.5
     logits = s * u @ v.T
     labels = torch.arange(3)
@@ -359,6 +360,7 @@ def test_clip_loss_by_hand_3x3():
     rows = sum(math.log(sum(math.exp(x) for x in z[i])) - z[i][i] for i in range(3)) / 3
     cols = sum(math.log(sum(math.exp(z[i][j]) for i in range(3))) - z[j][j] for j in range(3)) / 3
     assert clip_loss(u, v, s).item() == pytest.approx((rows + cols) / 2, rel=1e-6)
+    assert abs(rows - cols) > 0.01  # the case tells the two directions apart
 
 
 def test_clip_temperature_starts_at_clip_value_and_is_clamped():
