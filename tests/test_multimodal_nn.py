@@ -385,3 +385,38 @@ def test_pretrain_contrastive_aligns_pairs():
     with torch.no_grad():
         sim = F.normalize(image_encoder(test_a), dim=1) @ F.normalize(text_encoder(test_b), dim=1).T
     assert (sim.argmax(dim=1) == torch.arange(64)).float().mean() > 0.12  # chance: 1/64; here 0.25
+
+
+# --- the blocks together: a MultiSurv of three modalities, some missing -------------------------
+
+def test_multisurv_assembled_from_the_blocks_trains_with_missing_modalities():
+    torch.manual_seed(0)
+    g = _gen(15)
+    n, k = 600, 3
+    inputs = [torch.randn(n, 4, generator=g) for _ in range(k)]
+    risk = sum(x[:, 0] for x in inputs)  # each modality carries one part
+    time = -torch.log(torch.rand(n, generator=g)) / (0.5 * torch.exp(risk))
+    cuts = torch.quantile(time, torch.linspace(0, 0.9, 8))
+    cuts[0] = 0.0
+    index, event = discretize_survival(time, torch.ones(n), cuts)
+    present = torch.rand(n, k, generator=g) > 0.3
+    encoders = nn.ModuleList(nn.Sequential(nn.Linear(4, 8), nn.Tanh()) for _ in range(k))
+    fusion = create_modality_fusion("attention", 8)
+    head = LogisticHazardHead(8, len(cuts), hidden_layers=[8])
+    parameters = [*encoders.parameters(), *fusion.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=1e-2)
+
+    def logits():
+        return head(fusion([encoder(x) for encoder, x in zip(encoders, inputs)], present))
+
+    first = nll_logistic_hazard(logits(), index, event).item()
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss = nll_logistic_hazard(logits(), index, event)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first - 0.3
+    with torch.no_grad():
+        survival = logistic_hazard_survival(logits())[:, 4]
+    seen_risk = sum(x[:, 0] * present[:, m] for m, x in enumerate(inputs))  # what the model can see
+    assert np.corrcoef(survival.numpy(), seen_risk.numpy())[0, 1] < -0.6
