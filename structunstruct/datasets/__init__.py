@@ -7,13 +7,17 @@ values, ``y`` a structured array with fields ``event`` and ``time``):
 :func:`load_whas500`; by name with :func:`load_dataset` and :func:`list_datasets`.
 
 Semi-synthetic data with MNIST images in an ``"image"`` column and a known truth:
-:func:`make_survival_images` and :func:`make_regression_images`.
+:func:`make_survival_images` and :func:`make_regression_images`; with two image
+columns (``"image_a"``, ``"image_b"``), a text column (``"note"``) and tabular
+columns, each modality carrying a known part of the risk:
+:func:`make_survival_multimodal`.
 """
 
 from ._registry import list_datasets, load_dataset
 from ._regression_images import make_regression_images
 from ._sksurv import load_aids, load_flchain, load_gbsg2, load_veterans, load_whas500
 from ._survival_images import make_survival_images
+from ._survival_multimodal import make_survival_multimodal
 from ._vendored import load_metabric, load_rossi, load_support
 
 __all__ = [
@@ -29,4 +33,5 @@ __all__ = [
     "load_whas500",
     "make_regression_images",
     "make_survival_images",
+    "make_survival_multimodal",
 ]

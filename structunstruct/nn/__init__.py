@@ -1,7 +1,8 @@
 """Torch building blocks, free of pandas and scikit-learn.
 
 Encoders (tabular, image, text), fusion, the orthogonalization cell, the additive
-predictor shared by every head, and losses.
+predictor shared by every head, losses, and (``structunstruct.nn.multimodal``) the
+building blocks and objectives of the chapter's multimodal survival models.
 """
 
 from ..heads.cox.loss import CoxPHLoss, cox_ph_loss
@@ -16,24 +17,78 @@ from .encoders import (
     register_image_encoder,
 )
 from .fusion import ConcatFusion
+from .multimodal import (
+    AttentionFusion,
+    ClipLoss,
+    ConcatAE,
+    CorrelationLoss,
+    CrossAE,
+    LogisticHazardHead,
+    LogisticHazardLoss,
+    MaxFusion,
+    MeanFusion,
+    ModalityAutoencoder,
+    SimilarityLoss,
+    SumFusion,
+    clip_loss,
+    correlation_loss,
+    create_modality_fusion,
+    cross_reconstruction_loss,
+    discretize_survival,
+    list_modality_fusions,
+    logistic_hazard_survival,
+    nll_logistic_hazard,
+    pretrain_autoencoders,
+    pretrain_contrastive,
+    pretrain_correlation,
+    reconstruction_loss,
+    register_modality_fusion,
+    similarity_loss,
+)
 from .orthogonalization import Orthogonalization, orthogonal_complement
 from .predictor import AdditivePredictor
 
 __all__ = [
-    "BagOfWordsEncoder",
     "AdditivePredictor",
+    "AttentionFusion",
+    "BagOfWordsEncoder",
+    "ClipLoss",
+    "ConcatAE",
     "ConcatFusion",
-    "DistributionalPredictor",
+    "CorrelationLoss",
     "CoxPHLoss",
+    "CrossAE",
+    "DistributionalPredictor",
     "ImageEncoder",
+    "LogisticHazardHead",
+    "LogisticHazardLoss",
+    "MaxFusion",
+    "MeanFusion",
+    "ModalityAutoencoder",
     "Orthogonalization",
+    "SimilarityLoss",
     "SmallConvNet",
+    "SumFusion",
     "TabularEncoder",
+    "clip_loss",
+    "correlation_loss",
     "cox_ph_loss",
     "create_image_encoder",
+    "create_modality_fusion",
+    "cross_reconstruction_loss",
+    "discretize_survival",
     "get_family",
     "list_families",
     "list_image_encoders",
+    "list_modality_fusions",
+    "logistic_hazard_survival",
+    "nll_logistic_hazard",
     "orthogonal_complement",
+    "pretrain_autoencoders",
+    "pretrain_contrastive",
+    "pretrain_correlation",
+    "reconstruction_loss",
     "register_image_encoder",
+    "register_modality_fusion",
+    "similarity_loss",
 ]
