@@ -81,6 +81,11 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
                                          random_effects="menostat", **FAST), X, y),
         "regression_scale_orth": (su.SemiStructuredRegressor(
             structured="x1 + s(x2, df=4) + g", tabular=["x2"], scale="x1", orthogonalize=True, **FAST), Xr, yr),
+        "regression_formula": (su.SemiStructuredRegressor(
+            structured="C(g) + x1:x2 + np.log(x2 + 3) + s(x1, df=3) + scale(x2)", tabular=["x1"], **FAST),
+            Xr, yr),
+        "pamm_formula": (su.DeepPAMM(structured="age + C(horTh) + age:pnodes + np.log(pnodes) + s(tsize)",
+                                     tabular=[], cuts=6, time_varying=["age"]), X, y),
         "regression_post_hoc": (su.SemiStructuredRegressor(
             structured=["x1", "g"], tabular=["x2"], deep_strategy="post_hoc", **FAST), Xr, yr),
         "late_mean": (su.LateFusion(
@@ -163,7 +168,8 @@ def round_trip(gbsg2, tmp_path_factory):
 
 CASE_NAMES = [
     "cox", "deepsurv", "wide_deep_orth", "joint_image", "early_pca", "early_frozen_resnet", "missing_images", "text_bow",
-    "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_post_hoc", "late_mean",
+    "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_formula", "pamm_formula",
+    "regression_post_hoc", "late_mean",
     "late_stacking", "deepsurv_late",
 ]
 

@@ -190,7 +190,8 @@ class FactorEncoding:
         if self.smooth:
             metadata[format_expr(_parse_expression(self.expr, {}).body)] = options
         try:
-            return stateful_eval(self.expr, env, metadata, state, None)
+            with np.errstate(all="ignore"):  # non-finite results are refused with the term's name
+                return stateful_eval(self.expr, env, metadata, state, None)
         except (ValueError, TypeError, ArithmeticError, NameError, AttributeError) as err:
             raise ValueError(f"cannot evaluate structured term {self.expr!r}: {err}") from err
 
@@ -207,8 +208,7 @@ class FactorEncoding:
         coded_meta = coded.__formulaic_metadata__
         frame = pd.DataFrame(coded.__wrapped__ if hasattr(coded, "__wrapped__") else coded)
         self.coding = frame.to_numpy(dtype=np.float64)
-        fmt = coded_meta.format if self.reduced else coded_meta.format
-        self.names = [fmt.format(name=self.expr, field=f) for f in frame.columns]
+        self.names = [coded_meta.format.format(name=self.expr, field=f) for f in frame.columns]
         return self._encode_levels(_raw_values(values), self.columns[0] if len(self.columns) == 1 else self.expr)
 
     def _numeric(self, values: object) -> np.ndarray:
