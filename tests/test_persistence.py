@@ -378,3 +378,18 @@ def test_estimators_are_saved_by_their_public_path_and_moved_classes_by_alias(ro
                         "structunstruct.data.inputs:InputBuilder")
     X, _ = su.datasets.load_gbsg2()
     np.testing.assert_array_equal(su.load(target).predict(X.iloc[:ROWS]), models["deep_pamm_random"].predict(X.iloc[:ROWS]))
+
+
+@pytest.mark.parametrize("name", ["cox", "pamm"])
+def test_files_of_the_design_before_formulaic_still_load(gbsg2, name):
+    """Saved (format 1) by the regex-parser design (``fixtures/persistence_v1/make_fixture.py``
+    run on commit 0b94d40); the term/encoding state is upgraded on load."""
+    fixtures = Path(__file__).parent / "fixtures" / "persistence_v1"
+    model = su.load(fixtures / name)
+    expected = np.load(fixtures / f"{name}_expected.npz")
+    rows = gbsg2[0].iloc[:12]
+    np.testing.assert_allclose(model.predict(rows), expected["predict"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.predict_survival_function(rows).to_numpy(), expected["survival"],
+                               rtol=1e-12, atol=1e-14)
+    builder = next(v for v in vars(model).values() if hasattr(v, "design_"))  # the fitted input builder
+    assert [len(enc.factors) for enc in builder.design_.encodings_] == [1] * len(builder.design_.terms)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .formula import Term, expression_columns
 from .splines import PSplineBasis
-from .terms import DEFAULT_N_BASIS, FactorEncoding
+from .terms import DEFAULT_N_BASIS, FactorEncoding, basis_state, smooth_state_key
 
 DEFAULT_SMOOTH_DF = 4.0
 
@@ -79,6 +79,42 @@ def _reduced_ranks(term: Term, terms: Sequence[Term]) -> list[bool]:
         rest = frozenset(f for f in term.factors if f != factor)
         out.append(not rest or rest in present)
     return out
+
+
+def upgrade_term_state(state: dict) -> dict:
+    """A :class:`Term` saved before formulaic (``column``, ``kind``, ``df``) in the current layout."""
+    if "name" in state:
+        return state
+    column, kind, df = state["column"], state.get("kind", "linear"), state.get("df")
+    if kind != "smooth":
+        return {"name": column, "factors": (column,), "lookup": (True,), "columns": (column,),
+                "kind": "linear", "df": None}
+    expr = f"s({column})" if df is None else f"s({column}, df={df!r})"
+    return {"name": f"s({column})", "factors": (expr,), "lookup": (False,), "columns": (column,),
+            "kind": "smooth", "df": df}
+
+
+def upgrade_encoding_state(state: dict) -> dict:
+    """A term encoding saved before formulaic (``term``, ``levels``, ``basis``) in the current layout.
+
+    The old design coded every term as one factor: a numeric column, a categorical one
+    against its first level (``col[level]``) or a centred P-spline ``s(col)``.
+    """
+    if "factors" in state:
+        return state
+    term, levels, basis = state["term"], state.get("levels"), state.get("basis")
+    factor = FactorEncoding(term.factors[0], term.lookup[0], term.columns)
+    if basis is not None:
+        factor.smooth = True
+        factor.state = {smooth_state_key(factor.expr): basis_state(basis)}
+        factor.names = [f"{factor.expr}[{j}]" for j in range(basis.n_columns)]
+    elif levels is not None:
+        factor.levels = list(levels)
+        factor.coding = np.eye(len(levels))[:, 1:]
+        factor.names = [f"{term.column}[{level}]" for level in levels[1:]]
+    else:
+        factor.names = [term.column]
+    return {"term": term, "factors": [factor]}
 
 
 @dataclass(frozen=True)

@@ -186,9 +186,7 @@ class FactorEncoding:
     def _evaluate(self, X: pd.DataFrame, state: dict, options: dict) -> object:
         data = LayeredMapping({c: X[c] for c in self.columns}, name="data")
         env = LayeredMapping(data, LayeredMapping(FORMULA_TRANSFORMS, name="transforms"))
-        metadata = {}
-        if self.smooth:
-            metadata[format_expr(_parse_expression(self.expr, {}).body)] = options
+        metadata = {smooth_state_key(self.expr): options} if self.smooth else {}
         try:
             with np.errstate(all="ignore"):  # non-finite results are refused with the term's name
                 return stateful_eval(self.expr, env, metadata, state, None)
@@ -265,6 +263,11 @@ class FactorEncoding:
             )
         codes = np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
         return self.coding[codes]
+
+
+def smooth_state_key(expr: str) -> str:
+    """The key of a smooth's state in formulaic's stateful-transform state (its call, normalized)."""
+    return format_expr(_parse_expression(expr, {}).body)
 
 
 def _is_categorical_value(values: object) -> bool:
