@@ -160,3 +160,20 @@ def test_orthogonalize_auto_reads_columns_inside_expressions():
     assert deep_part_sees_structured(resolve_roles(_frame(), "np.log(x)", ["x", "age"], None, None))
     assert deep_part_sees_structured(resolve_roles(_frame(), "age:prio", ["prio"], None, None))
     assert not deep_part_sees_structured(resolve_roles(_frame(), "np.log(x) + C(race)", ["age"], None, None))
+
+
+def test_design_equals_formulaic_model_matrix_on_training_and_new_data():
+    """Expressions, C() coding, interactions and stateful transforms as formulaic's own materializer
+    gives them (names and values), in training and replayed on new rows."""
+    from formulaic import model_matrix
+
+    formula = ("age + C(race) + age:prio + np.log(x) + I(age ** 2) + center(x) + scale(prio) + poly(x, 2)"
+               " + bs(x, df=4) + C(race):age + C(race, contr.sum):prio")
+    train, new = _frame(80), _frame(9, seed=3)
+    reference = model_matrix(formula, train)
+    design = StructuredDesign(parse_structured(formula))
+    design.fit(train)
+    assert sorted(design.feature_names) == sorted(c for c in reference.columns if c != "Intercept")
+    for frame, expected in ((train, reference), (new, reference.model_spec.get_model_matrix(new))):
+        ours = pd.DataFrame(design.transform(frame, standardize=False), columns=design.feature_names)
+        np.testing.assert_allclose(ours.to_numpy(), expected[design.feature_names].to_numpy(), rtol=1e-12, atol=1e-12)

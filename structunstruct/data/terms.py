@@ -211,6 +211,8 @@ class FactorEncoding:
 
     def _numeric(self, values: object) -> np.ndarray:
         raw = values.__wrapped__ if hasattr(values, "__wrapped__") else values
+        if isinstance(raw, Mapping):  # a basis returned column by column (bs, cr, poly)
+            raw = np.column_stack([np.asarray(v, dtype=np.float64) for v in raw.values()])
         try:
             block = np.asarray(raw, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -229,8 +231,11 @@ class FactorEncoding:
             return [self.expr]
         raw = values.__wrapped__ if hasattr(values, "__wrapped__") else values
         fields = list(raw.columns) if isinstance(raw, pd.DataFrame) else list(range(width))
-        if isinstance(raw, dict):
+        if isinstance(raw, Mapping):
             fields = list(raw)
+        metadata = getattr(values, "__formulaic_metadata__", None)
+        if metadata is not None and metadata.column_names and len(metadata.column_names) == width:
+            fields = list(metadata.column_names)
         return [f"{self.expr}[{f}]" for f in fields]
 
     # -- shared ----------------------------------------------------------------------
@@ -254,14 +259,13 @@ class FactorEncoding:
                 check_finite_column(column, name, role="structured")
 
     def _encode_levels(self, values: np.ndarray, name: str) -> np.ndarray:
-        index = {level: i for i, level in enumerate(self.levels)}
-        unknown = sorted({str(v) for v in values if v not in index})
+        codes = pd.Categorical(values, categories=self.levels).codes
+        unknown = sorted({str(v) for v in values[codes < 0]})
         if unknown:
             raise ValueError(
                 f"structured column {name!r} has levels {unknown[:5]} not seen in "
                 f"training (known: {self.levels})"
             )
-        codes = np.fromiter((index[v] for v in values), dtype=np.int64, count=len(values))
         return self.coding[codes]
 
 
