@@ -1,4 +1,10 @@
-"""The structured design matrix: linear terms and categorical dummies."""
+"""The structured design matrix of a formula: linear terms, categorical codings, interactions, smooths.
+
+Terms come from :func:`~structunstruct.data.formula.parse_structured` (formulaic's
+grammar); each factor is evaluated and encoded by
+:class:`~structunstruct.data.terms.FactorEncoding`, and an interaction's columns are the
+row-wise products of its factors' columns (names joined by ``:``).
+"""
 
 from __future__ import annotations
 
@@ -143,14 +149,20 @@ class PenaltyBlock:
 class StructuredDesign:
     """Build the design matrix of the structured terms.
 
-    Numeric columns enter as they are; categorical columns (object, category, bool,
-    string) are dummy-coded against their first level, named ``column[level]``;
-    smooth terms ``s(col)`` become a centred cubic P-spline basis (``n_basis - 1``
-    columns named ``s(col)[j]``) with a second-order difference penalty
-    (:attr:`penalty_blocks`).
-    The design is learned from the training data by :meth:`fit`; :meth:`transform`
-    applies it to new data. Columns are also centred and scaled (``center_``,
-    ``scale_``) for optimisation; coefficients are reported on the original scale.
+    Numeric columns enter as they are; plain categorical columns (object, category,
+    bool, string) are dummy-coded against their first level, named ``column[level]``;
+    ``C(col)`` is coded by formulaic and named as formulaic names it (``C(col)[T.level]``);
+    expressions (``np.log(x)``, ``I(x ** 2)``, ``center(x)``, ``scale(x)``, ``poly(x, 2)``)
+    are evaluated by formulaic, columns named by the expression; interactions
+    ``a:b`` are products of their factors' columns (``age:race[b]``); smooth terms
+    ``s(col)`` become a centred cubic P-spline basis (``n_basis - 1`` columns named
+    ``s(col)[j]``) with a second-order difference penalty (:attr:`penalty_blocks`).
+    The design is learned from the training data by :meth:`fit` (levels, contrast
+    codings, transform states, knots; all plain values, saved with the model);
+    :meth:`transform` applies it to new data and refuses levels not seen in training
+    and missing values, naming the column. Columns are also centred and scaled
+    (``center_``, ``scale_``) for optimisation; coefficients are reported on the
+    original scale.
 
     Parameters
     ----------
