@@ -90,6 +90,17 @@ def test_terms_and_columns_come_from_the_formula():
     assert [str(t) for t in listed] == ["age", "s(bmi)", "age:prio"]
     roles = resolve_roles(_frame(), "np.log(x) + age:prio", None, None, None)
     assert roles.structured_columns == ("x", "age", "prio")
+    # names in value positions are columns, even where they shadow a transform
+    shadow = parse_structured("np.log(s) + center(scale) + C(race, contr.sum) + np.log(`my col`)")
+    assert [t.columns for t in shadow] == [("s",), ("scale",), ("race",), ("my col",)]
+
+
+def test_list_items_without_formula_syntax_are_column_names():
+    terms = parse_structured(["my col", "a-b", "a/b", "a.b", "s(bmi)", "age:prio"])
+    assert [t.columns for t in terms] == [("my col",), ("a-b",), ("a/b",), ("a.b",), ("bmi",), ("age", "prio")]
+    frame = pd.DataFrame({"my col": [1.0, 2.0, 4.0], "a-b": [0.0, 1.0, 3.0]})
+    design = StructuredDesign(parse_structured(["my col", "a-b"])).fit(frame)
+    assert design.feature_names == ["my col", "a-b"]
 
 
 @pytest.mark.parametrize(("formula", "match"), [

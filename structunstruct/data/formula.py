@@ -13,7 +13,7 @@ which they are written.
 from __future__ import annotations
 
 import ast
-import builtins
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +27,8 @@ from formulaic.utils.layered_mapping import LayeredMapping
 #: Name of the smooth transform in formulas: ``s(col)``, ``s(col, df=4)``.
 SMOOTH = "s"
 _SMOOTH_OPTIONS = ("df",)
+_FORMULA_SYNTAX = "()*:^~`"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,10 @@ def parse_structured(structured: str | Sequence[str] | None) -> list[Term]:
     ----------
     structured : str, sequence of str or None
         ``"age + C(race) + age:prio + s(bmi, df=4)"``, ``["age", "sex", "s(bmi)"]``
-        (each item a term or a formula piece) or ``None`` (no terms).
+        (each item a term or a formula piece) or ``None`` (no terms). In a formula
+        string, quote column names that are not Python names with backticks
+        (```my col` + age``); a list item without formula syntax (``( ) * : ^ ~```)
+        is a column name as it is (``["my col", "a-b"]``).
 
     Returns
     -------
@@ -110,7 +115,15 @@ def _pieces(structured: str | Sequence[str]) -> list[str]:
         if text.startswith("~"):
             text = text[1:]
         return [p.strip() for p in _split_top_level(text) if p.strip()]
-    return [str(p).strip() for p in structured if str(p).strip()]
+    return [_list_item(str(p).strip()) for p in structured if str(p).strip()]
+
+
+def _list_item(item: str) -> str:
+    """A list item without formula syntax is a column name, whatever characters it has
+    (``"my col"``, ``"a-b"``): it is backquoted for formulaic."""
+    if any(ch in item for ch in _FORMULA_SYNTAX) or item.isidentifier():
+        return item
+    return f"`{item}`"
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -136,7 +149,8 @@ def _formula_terms(text: str) -> list:
     try:
         formula = Formula(text, _ordering="none")
     except (FormulaicError, SyntaxError, ValueError) as err:
-        raise ValueError(f"cannot parse structured formula {text!r}: {err}") from err
+        message = _ANSI.sub("", str(err))
+        raise ValueError(f"cannot parse structured formula {text!r}: {message}") from err
     if not hasattr(formula, "__iter__") or hasattr(formula, "lhs"):
         raise ValueError(
             f"structured formula {text!r} has a left-hand side: give the right-hand side "
@@ -193,21 +207,20 @@ def _smooth_options(expr: str) -> tuple[str, float | None]:
 def expression_columns(expr: str) -> tuple[str, ...]:
     """Columns an expression such as ``"np.log(age)"`` reads, in order of use.
 
-    Every name that is neither a formula transform (``np``, ``C``, ``center``,
-    ``s`` ...) nor a Python builtin is a column; backquoted names (```my col```)
-    are allowed.
+    A name in a value position is a column (``age`` in ``np.log(age)``, ``x`` in
+    ``I(x ** 2)``); names that are called or whose attributes are read (``np``, ``C``,
+    ``center``, ``contr`` in ``contr.sum``, ``s``) are formula transforms. Backquoted
+    names (```my col```) are allowed.
     """
-    env = LayeredMapping(_transform_names(), name="transforms")
     aliases: dict[str, str] = {}
     code = _parse_expression(expr, aliases)
+    functions = {id(node.func) for node in ast.walk(code) if isinstance(node, ast.Call)}
+    functions |= {id(node.value) for node in ast.walk(code) if isinstance(node, ast.Attribute)}
     names = sorted(
-        (node for node in ast.walk(code) if isinstance(node, ast.Name)),
+        (node for node in ast.walk(code) if isinstance(node, ast.Name) and id(node) not in functions),
         key=lambda node: (node.lineno, node.col_offset),
     )
-    found = [aliases.get(node.id, node.id) for node in names]  # alias -> original name
-    return tuple(dict.fromkeys(
-        n for n in found if n not in env and not hasattr(builtins, n)
-    ))
+    return tuple(dict.fromkeys(aliases.get(node.id, node.id) for node in names))  # alias -> original
 
 
 def _parse_expression(expr: str, aliases: dict[str, str]) -> ast.Expression:
