@@ -146,6 +146,9 @@ class FactorEncoding:
         self._check_columns(X, fitting=True)
         if self.lookup:
             return self._fit_column(X[self.expr])
+        categorical = [c for c in self.columns if is_categorical(X[c])]
+        if self.smooth and categorical:
+            raise ValueError(f"smooth term {self.expr!r} needs a numeric column; {categorical} is categorical")
         values = self._evaluate(X, self.state, {"n_basis": n_basis})
         if _is_categorical_value(values):
             return self._fit_categorical(values)
