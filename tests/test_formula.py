@@ -98,6 +98,7 @@ def test_terms_and_columns_come_from_the_formula():
 def test_list_items_without_formula_syntax_are_column_names():
     terms = parse_structured(["my col", "a-b", "a/b", "a.b", "s(bmi)", "age:prio"])
     assert [t.columns for t in terms] == [("my col",), ("a-b",), ("a/b",), ("a.b",), ("bmi",), ("age", "prio")]
+    assert parse_structured(["s(`my col`, df=3)"])[0].columns == ("my col",)
     frame = pd.DataFrame({"my col": [1.0, 2.0, 4.0], "a-b": [0.0, 1.0, 3.0]})
     design = StructuredDesign(parse_structured(["my col", "a-b"])).fit(frame)
     assert design.feature_names == ["my col", "a-b"]

@@ -95,7 +95,8 @@ def upgrade_term_state(state: dict) -> dict:
     if kind != "smooth":
         return {"name": column, "factors": (column,), "lookup": (True,), "columns": (column,),
                 "kind": "linear", "df": None}
-    expr = f"s({column})" if df is None else f"s({column}, df={df!r})"
+    name = column if column.isidentifier() else f"`{column}`"
+    expr = f"s({name})" if df is None else f"s({name}, df={df!r})"
     return {"name": f"s({column})", "factors": (expr,), "lookup": (False,), "columns": (column,),
             "kind": "smooth", "df": df}
 

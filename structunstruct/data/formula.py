@@ -180,8 +180,8 @@ def _term(term) -> Term:
     return Term(f"{SMOOTH}({column})", factors, lookup, (column,), kind="smooth", df=df)
 
 
-def _smooth_call(expr: str) -> ast.Call | None:
-    node = _parse_expression(expr, {}).body
+def _smooth_call(expr: str, aliases: dict[str, str] | None = None) -> ast.Call | None:
+    node = _parse_expression(expr, {} if aliases is None else aliases).body
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == SMOOTH:
         return node
     return None
@@ -189,7 +189,8 @@ def _smooth_call(expr: str) -> ast.Call | None:
 
 def _smooth_options(expr: str) -> tuple[str, float | None]:
     """The column and the ``df`` of ``s(col, df=k)``."""
-    call = _smooth_call(expr)
+    aliases: dict[str, str] = {}
+    call = _smooth_call(expr, aliases)
     usage = f"cannot parse structured term {expr!r}: use s(column) or s(column, df=k)"
     if len(call.args) != 1 or not isinstance(call.args[0], ast.Name):
         raise ValueError(usage)
@@ -201,7 +202,7 @@ def _smooth_options(expr: str) -> tuple[str, float | None]:
             options[keyword.arg] = float(ast.literal_eval(keyword.value))
         except (ValueError, TypeError) as err:
             raise ValueError(usage) from err
-    return call.args[0].id, options.get("df")
+    return aliases.get(call.args[0].id, call.args[0].id), options.get("df")
 
 
 def expression_columns(expr: str) -> tuple[str, ...]:
