@@ -86,6 +86,7 @@ def test_terms_and_columns_come_from_the_formula():
     assert [str(t) for t in terms] == ["age", "prio", "age:prio", "C(race)", "np.log(x)", "s(bmi)"]
     assert [t.columns for t in terms][2:] == [("age", "prio"), ("race",), ("x",), ("bmi",)]
     assert terms[-1].kind == "smooth" and terms[-1].df == 3.0
+    assert [str(t) for t in parse_structured("age*prio + x - age:prio")] == ["age", "prio", "x"]
     listed = parse_structured(["age", "s(bmi)", "age:prio"])
     assert [str(t) for t in listed] == ["age", "s(bmi)", "age:prio"]
     roles = resolve_roles(_frame(), "np.log(x) + age:prio", None, None, None)

@@ -105,7 +105,9 @@ def parse_structured(structured: str | Sequence[str] | None) -> list[Term]:
             if name in seen:
                 raise ValueError(f"structured term {name!r} appears more than once")
             seen[name] = piece
-    return [_term(term) for term in _formula_terms(" + ".join(f"({p})" for p in pieces))]
+    whole = structured.strip().removeprefix("~") if isinstance(structured, str) else " + ".join(
+        f"({p})" for p in pieces)  # a string as written: "a*b + c - a:b" removes a:b
+    return [_term(term) for term in _formula_terms(whole)]
 
 
 def _pieces(structured: str | Sequence[str]) -> list[str]:
