@@ -64,6 +64,12 @@ MODULE_BUILDERS: dict[str, Callable[[Any, dict], torch.nn.Module]] = {}
 #: package (internal classes such as the input builder are saved by their module path).
 CLASS_ALIASES: dict[str, str] = {}
 
+#: ``"module:qualname"`` -> ``function(state) -> state`` turning the saved ``__dict__`` of an
+#: object written by an older layout of its class into the current one (applied on load,
+#: after the object's own attributes are decoded). The structured design registers its
+#: pre-formulaic layout here (:mod:`structunstruct.data.design`).
+STATE_UPGRADES: dict[str, Callable[[dict], dict]] = {}
+
 
 def class_path(cls: type) -> str:
     """``"module:qualname"`` of ``cls``; the public path (``"structunstruct:DeepSurv"``) when it has one.
@@ -287,7 +293,9 @@ class _Reader:
         return self.pandas(value, kind)
 
     def instance(self, value: dict) -> Any:
-        return self.restore(resolve(value["class"]), {k: self.decode(v) for k, v in value["state"].items()})
+        state = {k: self.decode(v) for k, v in value["state"].items()}
+        upgrade = STATE_UPGRADES.get(CLASS_ALIASES.get(value["class"], value["class"]))
+        return self.restore(resolve(value["class"]), upgrade(state) if upgrade else state)
 
     def restore(self, cls: type, state: dict) -> Any:
         """``cls.__new__`` plus ``state``; networks rebuilt once the rest of the state is set."""
@@ -579,3 +587,14 @@ __all__ = [
     "register_module_builder",
     "save",
 ]
+
+
+def _register_state_upgrades() -> None:
+    """Older layouts of fitted classes that loading converts (see :data:`STATE_UPGRADES`)."""
+    from .data.design import upgrade_encoding_state, upgrade_term_state
+
+    STATE_UPGRADES["structunstruct.data.formula:Term"] = upgrade_term_state
+    STATE_UPGRADES["structunstruct.data.design:_TermEncoding"] = upgrade_encoding_state
+
+
+_register_state_upgrades()

@@ -78,6 +78,11 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
                                          random_effects="menostat", **FAST), X, y),
         "regression_scale_orth": (su.SemiStructuredRegressor(
             structured="x1 + s(x2, df=4) + g", tabular=["x2"], scale="x1", orthogonalize=True, **FAST), Xr, yr),
+        "regression_formula": (su.SemiStructuredRegressor(
+            structured="C(g) + x1:x2 + np.log(x2 + 3) + s(x1, df=3) + scale(x2)", tabular=["x1"], **FAST),
+            Xr, yr),
+        "pamm_formula": (su.DeepPAMM(structured="age + C(horTh) + age:pnodes + np.log(pnodes) + s(tsize)",
+                                     tabular=[], cuts=6, time_varying=["age"]), X, y),
         "regression_post_hoc": (su.SemiStructuredRegressor(
             structured=["x1", "g"], tabular=["x2"], deep_strategy="post_hoc", **FAST), Xr, yr),
         "late_mean": (su.LateFusion(
@@ -114,7 +119,8 @@ def round_trip(gbsg2, tmp_path_factory):
 
 CASE_NAMES = [
     "cox", "deepsurv", "wide_deep_orth", "joint_image", "early_pca", "early_frozen_resnet", "missing_images", "text_bow",
-    "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_post_hoc", "late_mean",
+    "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_formula", "pamm_formula",
+    "regression_post_hoc", "late_mean",
     "late_stacking", "deepsurv_late",
 ]
 
@@ -323,3 +329,18 @@ def test_estimators_are_saved_by_their_public_path_and_moved_classes_by_alias(ro
                         "structunstruct.data.inputs:InputBuilder")
     X, _ = su.datasets.load_gbsg2()
     np.testing.assert_array_equal(su.load(target).predict(X.iloc[:ROWS]), models["deep_pamm_random"].predict(X.iloc[:ROWS]))
+
+
+@pytest.mark.parametrize("name", ["cox", "pamm"])
+def test_files_of_the_design_before_formulaic_still_load(gbsg2, name):
+    """Saved (format 1) by the regex-parser design (``fixtures/persistence_v1/make_fixture.py``
+    run on commit 0b94d40); the term/encoding state is upgraded on load."""
+    fixtures = Path(__file__).parent / "fixtures" / "persistence_v1"
+    model = su.load(fixtures / name)
+    expected = np.load(fixtures / f"{name}_expected.npz")
+    rows = gbsg2[0].iloc[:12]
+    np.testing.assert_allclose(model.predict(rows), expected["predict"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(model.predict_survival_function(rows).to_numpy(), expected["survival"],
+                               rtol=1e-12, atol=1e-14)
+    builder = next(v for v in vars(model).values() if hasattr(v, "design_"))  # the fitted input builder
+    assert [len(enc.factors) for enc in builder.design_.encodings_] == [1] * len(builder.design_.terms)

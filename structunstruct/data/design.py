@@ -1,16 +1,23 @@
-"""The structured design matrix: linear terms and categorical dummies."""
+"""The structured design matrix of a formula: linear terms, categorical codings, interactions, smooths.
+
+Terms come from :func:`~structunstruct.data.formula.parse_structured` (formulaic's
+grammar); each factor is evaluated and encoded by
+:class:`~structunstruct.data.terms.FactorEncoding`, and an interaction's columns are the
+row-wise products of its factors' columns (names joined by ``:``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import product
 
 import numpy as np
 import pandas as pd
 
-from .formula import Term
+from .formula import Term, expression_columns
 from .splines import PSplineBasis
-from .validation import check_column_type, check_finite_column, is_categorical
+from .terms import DEFAULT_N_BASIS, FactorEncoding, basis_state, smooth_state_key
 
 DEFAULT_SMOOTH_DF = 4.0
 
@@ -18,20 +25,103 @@ DEFAULT_SMOOTH_DF = 4.0
 @dataclass
 class _TermEncoding:
     term: Term
-    levels: list | None = None  # categorical levels, reference first
-    basis: PSplineBasis | None = None  # smooth terms
+    factors: list[FactorEncoding] = field(default_factory=list)
 
     @property
     def column(self) -> str:
         return self.term.column
 
     @property
+    def basis(self) -> PSplineBasis | None:
+        """The fitted basis of a smooth term (``None`` otherwise)."""
+        return self.factors[0].basis if self.term.kind == "smooth" else None
+
+    @property
+    def levels(self) -> list | None:
+        """Levels of a categorical main effect (``None`` otherwise)."""
+        return self.factors[0].levels if len(self.factors) == 1 else None
+
+    @property
     def names(self) -> list[str]:
-        if self.basis is not None:
-            return [f"{self.term}[{j}]" for j in range(self.basis.n_columns)]
-        if self.levels is None:
-            return [self.column]
-        return [f"{self.column}[{level}]" for level in self.levels[1:]]
+        if self.term.kind == "smooth":
+            return [f"{self.term}[{j}]" for j in range(len(self.factors[0].names))]
+        if len(self.factors) == 1:
+            return list(self.factors[0].names)
+        return [":".join(parts) for parts in product(*(f.names for f in self.factors))]
+
+    def fit_encode(self, X: pd.DataFrame, reduced: list[bool], n_basis: int) -> np.ndarray:
+        self.factors = [
+            FactorEncoding(expr, lookup, _factor_columns(expr, lookup), reduced=r,
+                           smooth=self.term.kind == "smooth")
+            for expr, lookup, r in zip(self.term.factors, self.term.lookup, reduced)
+        ]
+        return _row_products([f.fit_encode(X, n_basis) for f in self.factors])
+
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        return _row_products([f.encode(X) for f in self.factors])
+
+
+def _factor_columns(expr: str, lookup: bool) -> tuple[str, ...]:
+    return (expr,) if lookup else expression_columns(expr)
+
+
+def _row_products(blocks: list[np.ndarray]) -> np.ndarray:
+    """Row-wise Kronecker product of the factors' columns (first factor slowest)."""
+    out = blocks[0]
+    for block in blocks[1:]:
+        out = (out[:, :, None] * block[:, None, :]).reshape(len(out), -1)
+    return out
+
+
+def _reduced_ranks(term: Term, terms: Sequence[Term]) -> list[bool]:
+    """Per factor of ``term``: code a categorical factor with contrasts (R's rule).
+
+    A factor is coded with contrasts when the term without it is in the model (the
+    empty term, the intercept, always is); otherwise with one indicator per level.
+    """
+    present = {frozenset(t.factors) for t in terms}
+    out = []
+    for factor in term.factors:
+        rest = frozenset(f for f in term.factors if f != factor)
+        out.append(not rest or rest in present)
+    return out
+
+
+def upgrade_term_state(state: dict) -> dict:
+    """A :class:`Term` saved before formulaic (``column``, ``kind``, ``df``) in the current layout."""
+    if "name" in state:
+        return state
+    column, kind, df = state["column"], state.get("kind", "linear"), state.get("df")
+    if kind != "smooth":
+        return {"name": column, "factors": (column,), "lookup": (True,), "columns": (column,),
+                "kind": "linear", "df": None}
+    name = column if column.isidentifier() else f"`{column}`"
+    expr = f"s({name})" if df is None else f"s({name}, df={df!r})"
+    return {"name": f"s({column})", "factors": (expr,), "lookup": (False,), "columns": (column,),
+            "kind": "smooth", "df": df}
+
+
+def upgrade_encoding_state(state: dict) -> dict:
+    """A term encoding saved before formulaic (``term``, ``levels``, ``basis``) in the current layout.
+
+    The old design coded every term as one factor: a numeric column, a categorical one
+    against its first level (``col[level]``) or a centred P-spline ``s(col)``.
+    """
+    if "factors" in state:
+        return state
+    term, levels, basis = state["term"], state.get("levels"), state.get("basis")
+    factor = FactorEncoding(term.factors[0], term.lookup[0], term.columns)
+    if basis is not None:
+        factor.smooth = True
+        factor.state = {smooth_state_key(factor.expr): basis_state(basis)}
+        factor.names = [f"{factor.expr}[{j}]" for j in range(basis.n_columns)]
+    elif levels is not None:
+        factor.levels = list(levels)
+        factor.coding = np.eye(len(levels))[:, 1:]
+        factor.names = [f"{term.column}[{level}]" for level in levels[1:]]
+    else:
+        factor.names = [term.column]
+    return {"term": term, "factors": [factor]}
 
 
 @dataclass(frozen=True)
@@ -60,14 +150,20 @@ class PenaltyBlock:
 class StructuredDesign:
     """Build the design matrix of the structured terms.
 
-    Numeric columns enter as they are; categorical columns (object, category, bool,
-    string) are dummy-coded against their first level, named ``column[level]``;
-    smooth terms ``s(col)`` become a centred cubic P-spline basis (``n_basis - 1``
-    columns named ``s(col)[j]``) with a second-order difference penalty
-    (:attr:`penalty_blocks`).
-    The design is learned from the training data by :meth:`fit`; :meth:`transform`
-    applies it to new data. Columns are also centred and scaled (``center_``,
-    ``scale_``) for optimisation; coefficients are reported on the original scale.
+    Numeric columns enter as they are; plain categorical columns (object, category,
+    bool, string) are dummy-coded against their first level, named ``column[level]``;
+    ``C(col)`` is coded by formulaic and named as formulaic names it (``C(col)[T.level]``);
+    expressions (``np.log(x)``, ``I(x ** 2)``, ``center(x)``, ``scale(x)``, ``poly(x, 2)``)
+    are evaluated by formulaic, columns named by the expression; interactions
+    ``a:b`` are products of their factors' columns (``age:race[b]``); smooth terms
+    ``s(col)`` become a centred cubic P-spline basis (``n_basis - 1`` columns named
+    ``s(col)[j]``) with a second-order difference penalty (:attr:`penalty_blocks`).
+    The design is learned from the training data by :meth:`fit` (levels, contrast
+    codings, transform states, knots; all plain values, saved with the model);
+    :meth:`transform` applies it to new data and refuses levels not seen in training
+    and missing values, naming the column. Columns are also centred and scaled
+    (``center_``, ``scale_``) for optimisation; coefficients are reported on the
+    original scale.
 
     Parameters
     ----------
@@ -78,7 +174,7 @@ class StructuredDesign:
     """
 
     terms: Sequence[Term]
-    n_basis: int = 10
+    n_basis: int = DEFAULT_N_BASIS
     encodings_: list[_TermEncoding] = field(default_factory=list, init=False)
     center_: np.ndarray | None = field(default=None, init=False)
     scale_: np.ndarray | None = field(default=None, init=False)
@@ -100,8 +196,11 @@ class StructuredDesign:
 
     def fit_transform(self, X: pd.DataFrame) -> np.ndarray:
         """Fit on ``X`` and return its standardized design (computed once)."""
-        self.encodings_ = [self._fit_term(X, term) for term in self.terms]
-        design = self._raw_design(X)
+        self.encodings_ = [_TermEncoding(term) for term in self.terms]
+        design = self._assemble(
+            [enc.fit_encode(X, _reduced_ranks(enc.term, self.terms), self.n_basis) for enc in self.encodings_],
+            len(X),
+        )
         smooth = self._smooth_mask()
         self.center_ = np.where(smooth, 0.0, design.mean(axis=0)) if len(design) else np.zeros(len(smooth))
         design -= self.center_  # the design is a fresh column-major array: centre in place
@@ -159,61 +258,18 @@ class StructuredDesign:
         raw = self._raw_design(X)
         return self._standardize(raw) if standardize else raw
 
-    def _fit_term(self, X: pd.DataFrame, term: Term) -> _TermEncoding:
-        column = X[term.column]
-        check_column_type(column, term.column, role="structured")
-        if term.kind == "smooth":
-            if is_categorical(column):
-                raise ValueError(f"smooth term {str(term)!r} needs a numeric column")
-            values = check_finite_column(column, term.column, role="structured")
-            return _TermEncoding(term, basis=PSplineBasis(self.n_basis).fit(values))
-        if is_categorical(column):
-            if column.isna().any():
-                raise ValueError(
-                    f"structured column {term.column!r} has {int(column.isna().sum())} missing values"
-                )
-            levels = _levels(column)
-            if len(levels) < 2:
-                raise ValueError(
-                    f"structured column {term.column!r} has a single level {levels}; "
-                    "a constant column has no effect to estimate"
-                )
-            return _TermEncoding(term, levels)
-        return _TermEncoding(term)  # finiteness is checked when the column is encoded
-
     def _raw_design(self, X: pd.DataFrame) -> np.ndarray:
         """Unstandardized design, column-major (each column is contiguous)."""
-        blocks = [self._encode(X, enc) for enc in self.encodings_]
-        design = np.empty((len(X), sum(b.shape[1] for b in blocks)), order="F")
+        return self._assemble([enc.encode(X) for enc in self.encodings_], len(X))
+
+    @staticmethod
+    def _assemble(blocks: list[np.ndarray], n_rows: int) -> np.ndarray:
+        design = np.empty((n_rows, sum(b.shape[1] for b in blocks)), order="F")
         start = 0
         for block in blocks:
             design[:, start:start + block.shape[1]] = block
             start += block.shape[1]
         return design
-
-    @staticmethod
-    def _encode(X: pd.DataFrame, enc: _TermEncoding) -> np.ndarray:
-        column = X[enc.column]
-        if enc.basis is not None:
-            return enc.basis.transform(check_finite_column(column, enc.column, role="structured"))
-        if enc.levels is None:
-            return check_finite_column(column, enc.column, role="structured")[:, None]
-        values = column.astype(object).to_numpy()
-        known = set(enc.levels)
-        unknown = sorted({str(v) for v in values if v not in known})
-        if unknown:
-            raise ValueError(
-                f"structured column {enc.column!r} has levels {unknown[:5]} not seen in "
-                f"training (known: {enc.levels})"
-            )
-        return np.column_stack([values == level for level in enc.levels[1:]]).astype(np.float64)
-
-
-def _levels(column: pd.Series) -> list:
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        present = set(column.dropna().unique())
-        return [c for c in column.cat.categories if c in present]
-    return sorted(column.dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
 
 
 def linear_columns(design: StructuredDesign) -> list[int]:

@@ -34,8 +34,8 @@ class ColumnRoles:
 
     @property
     def structured_columns(self) -> tuple[str, ...]:
-        """Columns used by the structured terms, in order of first use."""
-        return tuple(dict.fromkeys(term.column for term in self.structured))
+        """Columns the structured terms read (derived from the formula's factors), in order of first use."""
+        return tuple(dict.fromkeys(c for term in self.structured for c in term.columns))
 
     @property
     def used_columns(self) -> tuple[str, ...]:
@@ -65,7 +65,8 @@ def resolve_roles(
     X : pandas.DataFrame
         The training data.
     structured : str, sequence of str or None
-        A formula (``"age + sex + s(bmi)"``) or a list of columns/terms.
+        A formula (``"age + C(race) + age:prio + s(bmi)"``, see
+        :mod:`structunstruct.data.formula`) or a list of columns/terms.
     tabular : sequence of str or None
         Deep tabular columns; ``None`` means every column that is neither the image
         nor the text column, ``[]`` means none.
@@ -91,12 +92,13 @@ def resolve_roles(
     if image is not None and image == text:
         raise ValueError(f"column {image!r} cannot be both the image and the text column")
     terms = tuple(parse_structured(structured))
-    check_columns_present(X, [t.column for t in terms], role="structured")
+    used = list(dict.fromkeys(c for t in terms for c in t.columns))
+    check_columns_present(X, used, role="structured")
     media = {c for c in (image, text) if c is not None}
-    for term in terms:
-        if term.column in media:
+    for column in used:
+        if column in media:
             raise ValueError(
-                f"column {term.column!r} is the image/text column and cannot be a structured term"
+                f"column {column!r} is the image/text column and cannot be a structured term"
             )
     if tabular is None:
         tabular_cols = tuple(str(c) for c in X.columns if c not in media and c not in exclude)

@@ -118,7 +118,8 @@ def load_flchain() -> tuple[pd.DataFrame, np.ndarray]:
       diagnosed with monoclonal gammopathy), ``flc_grp`` (category ``1`` ... ``10``:
       decile group of the total free light chain), ``sample_yr`` (category
       ``1995`` ... ``2003``: year the blood sample was taken). The last two are
-      renamed from ``flc.grp`` and ``sample.yr`` so that they can be used in formulas.
+      renamed from ``flc.grp`` and ``sample.yr`` so that formulas can name them
+      without backquotes.
 
     Returns
     -------
