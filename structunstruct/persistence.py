@@ -64,11 +64,37 @@ MODULE_BUILDERS: dict[str, Callable[[Any, dict], torch.nn.Module]] = {}
 #: package (internal classes such as the input builder are saved by their module path).
 CLASS_ALIASES: dict[str, str] = {}
 
+#: Old module -> new module, for files written before a module moved (issue 12 gave every
+#: head's math one package under :mod:`structunstruct.heads`).
+MODULE_ALIASES: dict[str, str] = {
+    "structunstruct.classical.cox": "structunstruct.heads.cox.fitter",
+    "structunstruct.nn.losses": "structunstruct.heads.cox.loss",
+    "structunstruct.data.ped": "structunstruct.heads.pamm.ped",
+    "structunstruct.nn.pamm": "structunstruct.heads.pamm.module",
+    "structunstruct.classical.glm": "structunstruct.heads.pamm.glm",
+    "structunstruct.estimators._pamm_terms": "structunstruct.heads.pamm.terms",
+    "structunstruct.estimators._pamm_effects": "structunstruct.heads.pamm.effects",
+    "structunstruct.nn.families": "structunstruct.heads.distributional.families",
+    "structunstruct.classical.distributional": "structunstruct.heads.distributional.fitter",
+    "structunstruct.estimators._ssdr_structured": "structunstruct.heads.distributional.terms",
+    "structunstruct.estimators._ssdr_deep": "structunstruct.heads.distributional.deep",
+    "structunstruct.estimators.summary": "structunstruct.classical.summary",
+}
+
 #: ``"module:qualname"`` -> ``function(state) -> state`` turning the saved ``__dict__`` of an
 #: object written by an older layout of its class into the current one (applied on load,
 #: after the object's own attributes are decoded). The structured design registers its
 #: pre-formulaic layout here (:mod:`structunstruct.data.design`).
 STATE_UPGRADES: dict[str, Callable[[dict], dict]] = {}
+
+
+def _without_late_fusion(state: dict) -> dict:
+    """Estimators saved before ``fusion="late"`` existed on them have no ``late_``."""
+    return {"late_": None, **state} if "module_" in state else state
+
+
+for _name in ("DeepPAMM", "SemiStructuredRegressor"):
+    STATE_UPGRADES[f"{_PACKAGE}:{_name}"] = _without_late_fusion
 
 
 def class_path(cls: type) -> str:
@@ -388,8 +414,10 @@ def _install_buffers(module: torch.nn.Module, state: dict[str, torch.Tensor]) ->
 
 
 def resolve(path: str) -> Any:
-    """The class or function ``"module:qualname"`` of this package (after :data:`CLASS_ALIASES`)."""
+    """The class or function ``"module:qualname"`` of this package (after :data:`CLASS_ALIASES`
+    and :data:`MODULE_ALIASES`)."""
     module_name, _, qualname = CLASS_ALIASES.get(path, path).partition(":")
+    module_name = MODULE_ALIASES.get(module_name, module_name)
     if not (module_name == _PACKAGE or module_name.startswith(f"{_PACKAGE}.")):
         raise TypeError(f"refusing to load {path!r}: only classes of {_PACKAGE} are loaded")
     try:
@@ -474,6 +502,8 @@ def load(path: str | os.PathLike, device: str | None = None) -> Any:
         cls = resolve(config["class"])
         params = {k: reader.decode(v) for k, v in config["params"].items()}
         state = {k: reader.decode(v) for k, v in config["state"].items()}
+        upgrade = STATE_UPGRADES.get(CLASS_ALIASES.get(config["class"], config["class"]))
+        state = upgrade(state) if upgrade else state
     except (KeyError, ValueError, IndexError) as error:
         raise OSError(f"{directory / CONFIG_FILE} is damaged: {error!r}") from None
     model = reader.restore(cls, {**params, **state})
