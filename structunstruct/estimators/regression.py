@@ -79,12 +79,12 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
     tabular : list of str, optional
         Columns of the deep tabular network; default every column but the image/text
         column; ``[]`` for none.
-    image : str, optional
-        Column of images (arrays (H, W) or (H, W, C), or paths).
-    text : str, optional
-        Column of strings (a trainable bag-of-words network, or frozen sentence
+    image : str or list of str, optional
+        Column(s) of images (arrays (H, W) or (H, W, C), or paths).
+    text : str or list of str, optional
+        Column(s) of strings (a trainable bag-of-words network, or frozen sentence
         embeddings with a pretrained ``text_encoder``).
-    image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion
+    image_encoder, share_encoders, pretrained, text_encoder, image_size, augment, image_cache, fusion
         As in :class:`~structunstruct.DeepSurv`.
     orthogonalize : bool or "auto", default="auto"
         The orthogonalization cell: the deep latent features are projected on the
@@ -184,14 +184,15 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self,
         structured: str | Sequence[str] | None = None,
         tabular: Sequence[str] | None = None,
-        image: str | None = None,
-        text: str | None = None,
+        image: str | Sequence[str] | None = None,
+        text: str | Sequence[str] | None = None,
         *,
         family: str = "normal",
         scale: str | Sequence[str] | None = None,
         shape: str | Sequence[str] | None = None,
-        image_encoder: str | torch.nn.Module = "smallcnn",
-        pretrained: bool | str = False,
+        image_encoder: str | torch.nn.Module | dict = "smallcnn",
+        share_encoders: bool = False,
+        pretrained: bool | str | dict = False,
         text_encoder: str = "bow",
         image_size: int | Sequence[int] | None = None,
         augment: bool = True,
@@ -226,6 +227,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.scale = scale
         self.shape = shape
         self.image_encoder = image_encoder
+        self.share_encoders = share_encoders
         self.pretrained = pretrained
         self.text_encoder = text_encoder
         self.image_size = image_size
