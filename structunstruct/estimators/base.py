@@ -119,7 +119,8 @@ class SemiStructuredMixin(PersistenceMixin):
         if self.fusion_layer == "film" and (len(images) != 1 or self.fusion != "joint"):
             raise ValueError(
                 "fusion_layer='film' modulates the image encoding by the other modalities; "
-                f"it needs one image column and fusion='joint' (got image={self.image!r}, "
+                "it needs an image column (exactly one: several image columns are concatenated "
+                f"with fusion_layer='concat') and fusion='joint' (got image={self.image!r}, "
                 f"fusion={self.fusion!r})"
             )
         check_encoder_settings(self, images)

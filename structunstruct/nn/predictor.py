@@ -89,7 +89,7 @@ class AdditivePredictor(nn.Module):
         if fusion_layer == "film":
             images = [name for name in encoders if name == "image" or name.startswith("image:")]
             if len(images) != 1 or len(encoders) < 2:
-                raise ValueError("fusion_layer='film' modulates one image encoding by the other "
+                raise ValueError("fusion_layer='film' modulates the image encoding (of one image column) by the other "
                                  f"modalities; the encoders are {list(encoders)}")
             self.fusion = FiLMFusion(dims, list(encoders).index(images[0]), fusion_layers, dropout)
         elif encoders:
