@@ -97,6 +97,25 @@ def test_shared_backbone_is_one_tensor_and_one_backbone_fewer(data, tmp_path):
     np.testing.assert_array_equal(again.predict(X.iloc[:9]), shared.predict(X.iloc[:9]))
 
 
+def test_shared_text_encoder_has_one_vocabulary(data):
+    X, y = data
+    model = su.DeepSurv(structured=["age"], tabular=[], text=["note", "report"], share_encoders=True,
+                        **FAST).fit(X, y)
+    note, report = model.module_.encoders["text:note"], model.module_.encoders["text:report"]
+    assert note.encoder is report.encoder
+    assert note.encoder.embedding.weight is report.encoder.embedding.weight
+    texts = model.inputs_.text_inputs_
+    assert texts["note"].text_.vocabulary_ == texts["report"].text_.vocabulary_
+    # one vocabulary, learned on the words of both columns
+    words = set(" ".join([*X["note"], *X["report"]]).lower().replace(".", "").split())
+    assert set(texts["note"].text_.vocabulary_) == words
+    own = su.DeepSurv(structured=["age"], tabular=[], text=["note", "report"], **FAST).fit(X, y)
+    table = own.module_.encoders["text:note"].embedding.weight.numel()
+    mlp = sum(p.numel() for p in own.module_.encoders["text:note"].mlp.parameters())
+    assert sum(p.numel() for p in own.module_.parameters()) - sum(
+        p.numel() for p in model.module_.parameters()) == table + mlp
+
+
 def test_same_module_for_two_columns_is_one_backbone(data):
     X, y = data
     net = SmallConvNet(in_chans=1)

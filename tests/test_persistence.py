@@ -67,6 +67,8 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
     X2m = X2.copy()
     X2m.loc[X2m.index[::5], "xray"] = None  # missing in the second image column only
     X2t = Xt.assign(report=Xt["note"].str.upper().to_numpy()[::-1])
+    X2tm = X2t.copy()
+    X2tm.loc[X2tm.index[::7], "report"] = None
     return {
         "cox": (su.DeepSurv(structured=["age", "pnodes", "horTh"], tabular=[]), X, y),
         "deepsurv": (su.DeepSurv(tabular=["age", "pnodes", "horTh", "tgrade"], **FAST), X, y),
@@ -102,6 +104,8 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
             missing_modalities="allow", **FAST), X2m, np.log(yi["time"])),
         "two_texts": (su.DeepPAMM(structured=["age"], tabular=[], text=["note", "report"], cuts=5, **FAST),
                       X2t, yt),
+        "two_texts_shared": (su.DeepSurv(structured=["age"], tabular=[], text=["note", "report"],
+                                         share_encoders=True, missing_modalities="allow", **FAST), X2tm, yt),
     }
 
 
@@ -176,6 +180,7 @@ CASE_NAMES = [
     "cox", "deepsurv", "wide_deep_orth", "joint_image", "early_pca", "early_frozen_resnet", "missing_images", "text_bow",
     "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_post_hoc", "late_mean",
     "late_stacking", "deepsurv_late", "two_images_shared", "two_images_own_sizes", "two_texts",
+    "two_texts_shared",
 ]
 
 

@@ -230,12 +230,14 @@ class TextColumnInputs:
     text_mean_: np.ndarray | None = field(default=None, init=False)
     text_std_: np.ndarray | None = field(default=None, init=False)
 
-    def fit(self, column: pd.Series, arrays: dict[str, np.ndarray]) -> None:
-        """Learn the vocabulary (or embedding statistics) on the present texts; add the arrays."""
-        present = present_rows(column, column.isna().to_numpy(dtype=bool), "text", self.allow_missing,
-                               fitting=True)
+    def fit(self, column: pd.Series, arrays: dict[str, np.ndarray], tokenizer: WordTokenizer | None = None) -> None:
+        """Learn the vocabulary (or embedding statistics) on the present texts; add the arrays.
+
+        ``tokenizer``: a vocabulary already learned (shared by several text columns).
+        """
+        present = self.present(column, fitting=True)
         if self.text_encoder == "bow":
-            self.text_ = WordTokenizer().fit(column[present], self.column)
+            self.text_ = tokenizer or WordTokenizer().fit(column[present], self.column)
         else:
             texts = checked_texts(column[present], self.column)
             self.text_features_ = SentenceEmbeddings(self.text_encoder).fit(texts)
@@ -244,8 +246,11 @@ class TextColumnInputs:
 
     def transform(self, column: pd.Series, arrays: dict[str, np.ndarray]) -> None:
         """Add the arrays of new data."""
-        present = present_rows(column, column.isna().to_numpy(dtype=bool), "text", self.allow_missing)
-        self._add(arrays, column, present)
+        self._add(arrays, column, self.present(column))
+
+    def present(self, column: pd.Series, fitting: bool = False) -> np.ndarray:
+        """Rows with a text, shape (n,), bool (missing ones raise unless allowed)."""
+        return present_rows(column, column.isna().to_numpy(dtype=bool), "text", self.allow_missing, fitting)
 
     @property
     def n_features(self) -> int:

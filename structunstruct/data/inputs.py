@@ -174,6 +174,9 @@ class InputBuilder:
         Otherwise ``"minilm"`` or a local sentence-transformers directory: frozen
         sentence embeddings, computed once, standardized and appended to ``"numeric"``
         (with a missing-text indicator when missing texts are allowed).
+    share_vocabulary : bool
+        With several ``"bow"`` text columns, learn one vocabulary on the texts of all
+        of them (for one shared text encoder) instead of one per column.
 
     The arrays are ``"structured"`` (standardized design, float64), ``"numeric"`` and
     ``"categorical"`` (deep tabular inputs), one image array (float32 or uint8,
@@ -192,6 +195,7 @@ class InputBuilder:
     missing_modalities: str = "error"
     text_encoder: str = "bow"
     image_cache: object = None
+    share_vocabulary: bool = False
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     image_inputs_: dict[str, ImageColumnInputs] = field(default_factory=dict, init=False)
@@ -209,9 +213,19 @@ class InputBuilder:
             column: TextColumnInputs(column, key, self.text_encoder, self.allows_missing)
             for column, key in self.roles.text_keys.items()
         }
-        for column, inputs in [*self.image_inputs_.items(), *self.text_inputs_.items()]:
+        for column, inputs in self.image_inputs_.items():
             inputs.fit(X[column], arrays)
+        tokenizer = self._shared_vocabulary(X)
+        for column, inputs in self.text_inputs_.items():
+            inputs.fit(X[column], arrays, tokenizer)
         return arrays
+
+    def _shared_vocabulary(self, X: pd.DataFrame) -> WordTokenizer | None:
+        """One vocabulary learned on the present texts of every text column, when shared."""
+        if not self.share_vocabulary or len(self.text_inputs_) < 2 or self.text_encoder != "bow":
+            return None
+        texts = [X[column][inputs.present(X[column], fitting=True)] for column, inputs in self.text_inputs_.items()]
+        return WordTokenizer().fit(pd.concat(texts, ignore_index=True), ", ".join(self.text_inputs_))
 
     def transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Arrays of new data, preprocessed as in training."""

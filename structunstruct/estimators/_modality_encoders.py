@@ -112,16 +112,43 @@ def _check_channels(builder: InputBuilder, first: str, column: str) -> None:
         )
 
 
-def text_encoders(estimator: Any, builder: InputBuilder) -> dict[str, BagOfWordsEncoder]:
+def text_encoders(estimator: Any, builder: InputBuilder) -> dict[str, torch.nn.Module]:
     """One bag-of-words encoder per ``"bow"`` text column (its own vocabulary), by modality key.
 
-    Text columns with pretrained sentence embeddings are inputs of the tabular network.
+    With ``share_encoders=True`` and several such columns, one encoder (on the shared
+    vocabulary) reads every text column, each through a :class:`KeyedEncoder`. Text
+    columns with pretrained sentence embeddings are inputs of the tabular network.
     """
-    return {
-        inputs.key: BagOfWordsEncoder(
-            inputs.text_.n_ids, hidden_layers=tuple(estimator.hidden_layers)[-1:],
-            dropout=estimator.dropout, input_key=inputs.key,
-        )
-        for inputs in builder.text_inputs_.values()
-        if inputs.text_ is not None
-    }
+    columns = [inputs for inputs in builder.text_inputs_.values() if inputs.text_ is not None]
+    settings = {"hidden_layers": tuple(estimator.hidden_layers)[-1:], "dropout": estimator.dropout}
+    if not (shares_encoders(estimator) and len(columns) > 1):
+        return {c.key: BagOfWordsEncoder(c.text_.n_ids, input_key=c.key, **settings) for c in columns}
+    shared = BagOfWordsEncoder(columns[0].text_.n_ids, **settings)  # one vocabulary for all
+    return {c.key: KeyedEncoder(shared, c.key) for c in columns}
+
+
+class KeyedEncoder(torch.nn.Module):
+    """An encoder (possibly shared with other columns) reading the batch key of one column.
+
+    Parameters
+    ----------
+    encoder : nn.Module
+        Takes one tensor and declares ``out_dim``.
+    input_key : str
+        The column's batch key.
+
+    Attributes
+    ----------
+    out_dim : int
+    input_keys : tuple of str
+    """
+
+    def __init__(self, encoder: torch.nn.Module, input_key: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.input_keys = (str(input_key),)
+        self.out_dim = int(encoder.out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The wrapped encoder's output for this column's input."""
+        return self.encoder(x)

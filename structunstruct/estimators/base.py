@@ -34,7 +34,12 @@ from ..training import (
     resolve_device,
     resolve_precision,
 )
-from ._modality_encoders import check_encoder_settings, image_encoders, text_encoders
+from ._modality_encoders import (
+    check_encoder_settings,
+    image_encoders,
+    shares_encoders,
+    text_encoders,
+)
 
 FUSIONS = ("early", "joint", "late")
 SUPPORTED_FUSIONS = ("early", "joint")
@@ -179,7 +184,7 @@ class SemiStructuredMixin(PersistenceMixin):
             roles, image_size=self.image_size, fusion=self.fusion,
             image_encoder=self.image_encoder, pretrained=self.pretrained,
             missing_modalities=self.missing_modalities, text_encoder=self.text_encoder,
-            image_cache=self.image_cache,
+            image_cache=self.image_cache, share_vocabulary=shares_encoders(self),
         )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays

@@ -91,7 +91,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         any timm model name, or a module exposing ``num_features``; or a mapping
         column -> encoder (one module given for two columns is one shared backbone).
     share_encoders : bool, default=False
-        Run one backbone (one set of weights) for every image column.
+        Run one backbone (one set of weights) for every image column, and one
+        bag-of-words network (one vocabulary) for every text column.
     pretrained : False, path or mapping, default=False
         Local checkpoint of a timm encoder (nothing is downloaded), or per column.
     text_encoder : str, default="bow"
@@ -145,8 +146,8 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         Image standardization is learned on the rows that have an image; a column
         missing in every training row is an error.
     modality_dropout : float, default=0.0
-        Probability, in [0, 1), of dropping each row's image and text encoding
-        (independently) in every training step, replaced as if missing (multimodal
+        Probability, in [0, 1), of dropping each row's image and text encodings
+        (each column independently) in every training step, replaced as if missing (multimodal
         dropout, Cheerla & Gevaert 2019), so predictions for rows without them
         degrade gracefully. Needs ``fusion="joint"``. With no structured terms and no
         tabular network a row never loses all its modalities at once (so an image that
