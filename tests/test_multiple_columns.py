@@ -129,6 +129,29 @@ def test_same_module_for_two_columns_is_one_backbone(data):
     assert other.module_.encoders["image:ct"].encoder is not other.module_.encoders["image:xray"].encoder
 
 
+def test_encoder_and_weights_per_column(data, tmp_path):
+    """A mapping gives one column a pretrained timm encoder; the other keeps the default."""
+    from safetensors.torch import load_file, save_file
+
+    from structunstruct.nn import create_image_encoder
+
+    X, y = data
+    checkpoint = tmp_path / "resnet18.safetensors"
+    backbone = create_image_encoder("resnet18", 1, False).backbone
+    save_file({k: v.contiguous() for k, v in backbone.state_dict().items()}, str(checkpoint))
+    model = su.DeepSurv(structured=["age"], tabular=[], image=["ct", "xray"], image_encoder={"xray": "resnet18"},
+                        pretrained={"xray": str(checkpoint)}, lr=1e-12, max_epochs=1, random_state=0).fit(X, y)
+    encoders = model.module_.encoders
+    assert isinstance(encoders["image:ct"].encoder.backbone, SmallConvNet)
+    saved = load_file(str(checkpoint))["conv1.weight"]
+    torch.testing.assert_close(encoders["image:xray"].encoder.backbone.conv1.weight.detach(), saved,
+                               atol=1e-8, rtol=0)  # the checkpoint's weights (lr ~ 0)
+    # the pretrained column is standardized as ImageNet weights expect, the other by its data
+    xray, ct = model.inputs_.image_inputs_["xray"].images_, model.inputs_.image_inputs_["ct"].images_
+    np.testing.assert_allclose(xray.mean_, [np.mean((0.485, 0.456, 0.406))], rtol=1e-6)
+    assert ct.mean_[0] < 0.3
+
+
 def test_missing_value_in_one_column_only(data):
     X, y = data
     X = X.copy()
