@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from .images import load_image_column, missing_images
 from .roles import check_no_missing
 from .text import WordTokenizer, checked_texts
 from .text_features import SentenceEmbeddings
+
+if TYPE_CHECKING:
+    from .inputs import ImageNormalizer
 
 
 def per_column(value: object, columns: Sequence[str], parameter: str, default: object) -> dict[str, object]:
@@ -121,14 +125,14 @@ class ImageColumnInputs:
     n_image_features: int = 32
     allow_missing: bool = False
     image_cache: object = None
-    images_: object = field(default=None, init=False)
+    images_: ImageNormalizer | None = field(default=None, init=False)
     image_features_: PixelPCA | FrozenEncoderFeatures | None = field(default=None, init=False)
     feature_mean_: np.ndarray | None = field(default=None, init=False)
     feature_std_: np.ndarray | None = field(default=None, init=False)
 
     def fit(self, column: pd.Series, arrays: dict[str, np.ndarray]) -> None:
         """Learn image (and early-fusion feature) statistics on the rows with an image; add the arrays."""
-        from .inputs import ImageNormalizer  # defined beside the builder that holds these columns
+        from .inputs import ImageNormalizer  # noqa: F811 - defined beside the builder that holds these columns
 
         present = present_rows(column, missing_images(column), "image", self.allow_missing, fitting=True)
         raw = load_image_column(column[present], self.column, self.image_size, keep_uint8=True,
