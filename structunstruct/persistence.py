@@ -96,6 +96,36 @@ def _without_late_fusion(state: dict) -> dict:
 for _name in ("DeepPAMM", "SemiStructuredRegressor"):
     STATE_UPGRADES[f"{_PACKAGE}:{_name}"] = _without_late_fusion
 
+#: Per-modality attributes of the one-image/one-text input builder (before several columns).
+_SINGLE_COLUMN_INPUTS = ("images_", "text_", "image_features_", "feature_mean_", "feature_std_",
+                         "text_features_", "text_mean_", "text_std_")
+
+
+def _roles_as_column_tuples(state: dict) -> dict:
+    """``image``/``text`` of ColumnRoles saved as one column (or None) become tuples."""
+    for role in ("image", "text"):
+        value = state.get(role)
+        if value is None or isinstance(value, str):
+            state[role] = () if value is None else (value,)
+    return state
+
+
+def _per_column_inputs(state: dict) -> dict:
+    """An input builder saved before several image/text columns (tabular models only)."""
+    if "image_inputs_" in state:
+        return state
+    if any(state.get(name) is not None for name in _SINGLE_COLUMN_INPUTS):
+        raise OSError(
+            "this model was saved by a structunstruct before several image/text columns "
+            "(its image or text inputs cannot be converted); refit it with this version"
+        )
+    state = {k: v for k, v in state.items() if k not in _SINGLE_COLUMN_INPUTS}
+    return {"image_inputs_": {}, "text_inputs_": {}, "share_vocabulary": False, **state}
+
+
+STATE_UPGRADES[f"{_PACKAGE}.data.roles:ColumnRoles"] = _roles_as_column_tuples
+STATE_UPGRADES[f"{_PACKAGE}.data.inputs:InputBuilder"] = _per_column_inputs
+
 
 def class_path(cls: type) -> str:
     """``"module:qualname"`` of ``cls``; the public path (``"structunstruct:DeepSurv"``) when it has one.

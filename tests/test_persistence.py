@@ -60,6 +60,12 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
     Xt, yt = _notes(80, np.random.default_rng(0))
     Xr, yr = _regression_data(120, np.random.default_rng(1))
     image = {"image": "image", "image_size": 16, **FAST}
+    X2 = Xi.assign(xray=[np.ascontiguousarray(im[::-1]) for im in Xi["image"]])
+    X2m = X2.copy()
+    X2m.loc[X2m.index[::5], "xray"] = None  # missing in the second image column only
+    X2t = Xt.assign(report=Xt["note"].str.upper().to_numpy()[::-1])
+    X2tm = X2t.copy()
+    X2tm.loc[X2tm.index[::7], "report"] = None
     return {
         "cox": (su.DeepSurv(structured=["age", "pnodes", "horTh"], tabular=[]), X, y),
         "deepsurv": (su.DeepSurv(tabular=["age", "pnodes", "horTh", "tgrade"], **FAST), X, y),
@@ -93,6 +99,15 @@ def _cases(gbsg2, checkpoint: str = "unused") -> dict:
              ("deep", su.DeepSurv(tabular=["horTh", "tgrade"], **FAST))],
             combine="stacking", cv=2, random_state=0), X, y),
         "deepsurv_late": (su.DeepSurv(structured=["age"], fusion="late", **image), Xi, yi),
+        "two_images_shared": (su.DeepSurv(structured=["age"], tabular=[], share_encoders=True,
+                                          **{**image, "image": ["image", "xray"]}), X2, yi),
+        "two_images_own_sizes": (su.SemiStructuredRegressor(
+            structured=["age"], tabular=[], image=["image", "xray"], image_size={"xray": 12},
+            missing_modalities="allow", **FAST), X2m, np.log(yi["time"])),
+        "two_texts": (su.DeepPAMM(structured=["age"], tabular=[], text=["note", "report"], cuts=5, **FAST),
+                      X2t, yt),
+        "two_texts_shared": (su.DeepSurv(structured=["age"], tabular=[], text=["note", "report"],
+                                         share_encoders=True, missing_modalities="allow", **FAST), X2tm, yt),
     }
 
 
@@ -120,8 +135,8 @@ def round_trip(gbsg2, tmp_path_factory):
 CASE_NAMES = [
     "cox", "deepsurv", "wide_deep_orth", "joint_image", "early_pca", "early_frozen_resnet", "missing_images", "text_bow",
     "pamm_spline", "deep_pamm_random", "regression_scale_orth", "regression_formula", "pamm_formula",
-    "regression_post_hoc", "late_mean",
-    "late_stacking", "deepsurv_late",
+    "regression_post_hoc", "late_mean", "late_stacking", "deepsurv_late", "two_images_shared",
+    "two_images_own_sizes", "two_texts", "two_texts_shared",
 ]
 
 

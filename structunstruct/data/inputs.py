@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..nn.encoders.image import pretrained_normalization
+from .column_inputs import ImageColumnInputs, TextColumnInputs, per_column
 from .design import StructuredDesign
 from .features import FrozenEncoderFeatures, PixelPCA
-from .images import load_image_column, missing_images
-from .roles import ColumnRoles, check_columns_present, check_is_dataframe, check_no_missing
+from .roles import ColumnRoles, check_columns_present, check_is_dataframe
 from .tabular import TabularPreprocessor
-from .text import WordTokenizer, checked_texts
+from .text import WordTokenizer
 from .text_features import SentenceEmbeddings
 
 
@@ -128,49 +127,67 @@ def _per_channel(values: Sequence[float], n_channels: int) -> np.ndarray:
 class InputBuilder:
     """Turn a DataFrame into the arrays each part of the network reads.
 
+    Every image and text column is a modality of its own, preprocessed by its own
+    :class:`~structunstruct.data.column_inputs.ImageColumnInputs` /
+    :class:`~structunstruct.data.column_inputs.TextColumnInputs` and written under
+    its modality key (:meth:`~structunstruct.data.roles.ColumnRoles.modality_key`):
+    ``"image"`` / ``"text"`` for a model's only image / text column,
+    ``"image:<column>"`` / ``"text:<column>"`` with several.
+
     Parameters
     ----------
     roles : ColumnRoles
-    image_size : int or (int, int), optional
+    image_size : int or (int, int) or mapping of column to size, optional
+        Resize the images (of every image column, or per column).
     fusion : {"joint", "early"}
         With ``"early"`` the images are replaced by features extracted once (PCA of the
         pixels when ``image_encoder="pca"``, else a frozen ``image_encoder`` with
-        ``pretrained`` weights), standardized and appended to ``"numeric"``.
+        ``pretrained`` weights), standardized and appended to ``"numeric"``, column by
+        column.
     image_encoder, pretrained
-        The image encoder (the early-fusion feature extractor). With pretrained weights
+        The image encoder (the early-fusion feature extractor) and its weights, for
+        every image column or as a mapping column -> setting. With pretrained weights
         of a timm model, images are standardized with the statistics those weights
         expect (timm's pretrained data config, e.g. ImageNet's), otherwise with
-        statistics of the training images.
+        statistics of the column's training images.
     n_image_features : int
         Principal components kept by PCA.
     missing_modalities : {"error", "allow"}
         With ``"error"`` a missing (``None``/``NaN``) image or text cell raises a
         ``ValueError`` naming the column and the rows. With ``"allow"`` such rows are
         kept: their image is all zeros (the training mean after standardization), their
-        text has no tokens, and ``"image_present"`` / ``"text_present"`` (bool, (n,))
-        say which rows have one. Standardization and early-fusion features are learned
-        on the rows that have an image; in early fusion a missing image gets zero
-        features and an indicator column (1 = missing) is appended to ``"numeric"``.
-        A column missing in every training row is an error either way.
+        text has no tokens, and ``key + "_present"`` (bool, (n,); ``"image_present"``
+        for a single image column) says which rows have one. Standardization and
+        early-fusion features are learned on the rows that have an image; in early
+        fusion a missing image gets zero features and an indicator column (1 = missing)
+        is appended to ``"numeric"``. Each column is missing on its own rows. A column
+        missing in every training row is an error either way.
     image_cache : path, optional
         Directory where decoded images are kept as memory-mapped ``.npy`` files
-        (:func:`~structunstruct.data.images.load_image_column`): for image columns
-        larger than memory, and to decode a column once across refits. Joint fusion
-        then reads batches from the file; early fusion still standardizes all images
-        in memory, and rows with a missing image are filled in a copy in memory.
+        (:func:`~structunstruct.data.images.load_image_column`; one file per column,
+        named by its content): for image columns larger than memory, and to decode a
+        column once across refits. Joint fusion then reads batches from the file;
+        early fusion still standardizes all images in memory, and rows with a missing
+        image are filled in a copy in memory.
     text_encoder : str
-        ``"bow"``: word ids for a trainable bag-of-words network (``"text"``). Otherwise
-        ``"minilm"`` or a local sentence-transformers directory: frozen sentence
-        embeddings, computed once, standardized and appended to ``"numeric"`` (with a
-        missing-text indicator when missing texts are allowed).
+        ``"bow"``: word ids for a trainable bag-of-words network (key ``"text"``).
+        Otherwise ``"minilm"`` or a local sentence-transformers directory: frozen
+        sentence embeddings, computed once, standardized and appended to ``"numeric"``
+        (with a missing-text indicator when missing texts are allowed).
+    share_vocabulary : bool
+        With several ``"bow"`` text columns, learn one vocabulary on the texts of all
+        of them (for one shared text encoder) instead of one per column.
 
     The arrays are ``"structured"`` (standardized design, float64), ``"numeric"`` and
-    ``"categorical"`` (deep tabular inputs), ``"image"`` (float32, (n, C, H, W)) and
-    ``"text"`` (word ids, int64, (n, max_tokens)), plus the presence masks above.
+    ``"categorical"`` (deep tabular inputs), one image array (float32 or uint8,
+    (n, C, H, W)) per joint-fusion image column and one word-id array (int64,
+    (n, max_tokens)) per bag-of-words text column, plus the presence masks above.
+    Early-fusion features are appended to ``"numeric"`` after the tabular columns,
+    image columns first, each in column order.
     """
 
     roles: ColumnRoles
-    image_size: int | Sequence[int] | None = None
+    image_size: object = None
     fusion: str = "joint"
     image_encoder: object = "smallcnn"
     pretrained: object = False
@@ -178,16 +195,11 @@ class InputBuilder:
     missing_modalities: str = "error"
     text_encoder: str = "bow"
     image_cache: object = None
+    share_vocabulary: bool = False
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
-    images_: ImageNormalizer | None = field(default=None, init=False)
-    text_: WordTokenizer | None = field(default=None, init=False)
-    image_features_: PixelPCA | FrozenEncoderFeatures | None = field(default=None, init=False)
-    feature_mean_: np.ndarray | None = field(default=None, init=False)
-    feature_std_: np.ndarray | None = field(default=None, init=False)
-    text_features_: SentenceEmbeddings | None = field(default=None, init=False)
-    text_mean_: np.ndarray | None = field(default=None, init=False)
-    text_std_: np.ndarray | None = field(default=None, init=False)
+    image_inputs_: dict[str, ImageColumnInputs] = field(default_factory=dict, init=False)
+    text_inputs_: dict[str, TextColumnInputs] = field(default_factory=dict, init=False)
 
     def fit_transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Fit every preprocessing step on ``X`` and return its arrays."""
@@ -196,164 +208,107 @@ class InputBuilder:
         if self.roles.tabular:
             self.tabular_ = TabularPreprocessor(self.roles.tabular).fit(X)
             arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
-        if self.roles.image is not None:
-            self._add_images(arrays, *self._fit_images(X[self.roles.image]))
-        if self.roles.text is not None:
-            column = X[self.roles.text]
-            present = self._present(column.isna().to_numpy(dtype=bool), column, "text", fitting=True)
-            if self.text_encoder == "bow":
-                self.text_ = WordTokenizer().fit(column[present], self.roles.text)
-            else:
-                self._fit_text_features(column[present])
-            self._add_text(arrays, column, present)
+        self.image_inputs_ = self._image_columns()
+        self.text_inputs_ = {
+            column: TextColumnInputs(column, key, self.text_encoder, self.allows_missing)
+            for column, key in self.roles.text_keys.items()
+        }
+        for column, inputs in self.image_inputs_.items():
+            inputs.fit(X[column], arrays)
+        tokenizer = self._shared_vocabulary(X)
+        for column, inputs in self.text_inputs_.items():
+            inputs.fit(X[column], arrays, tokenizer)
         return arrays
+
+    def _shared_vocabulary(self, X: pd.DataFrame) -> WordTokenizer | None:
+        """One vocabulary learned on the present texts of every text column, when shared."""
+        if not self.share_vocabulary or len(self.text_inputs_) < 2 or self.text_encoder != "bow":
+            return None
+        texts = [X[column][inputs.present(X[column], fitting=True)] for column, inputs in self.text_inputs_.items()]
+        return WordTokenizer().fit(pd.concat(texts, ignore_index=True), ", ".join(self.text_inputs_))
 
     def transform(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         """Arrays of new data, preprocessed as in training."""
         check_is_dataframe(X)
         check_columns_present(X, list(self.roles.used_columns), role="required")
         arrays = self._tabular_arrays(X)
-        if self.roles.image is not None:
-            self._add_images(arrays, *self._image_rows(X[self.roles.image]))
-        if self.roles.text is not None:
-            column = X[self.roles.text]
-            self._add_text(arrays, column, self._present(column.isna().to_numpy(dtype=bool), column, "text"))
+        for column, inputs in [*self.image_inputs_.items(), *self.text_inputs_.items()]:
+            inputs.transform(X[column], arrays)
         return arrays
+
+    def _image_columns(self) -> dict[str, ImageColumnInputs]:
+        """One input step per image column, with its own size, encoder and weights."""
+        columns = self.roles.image
+        sizes = per_column(self.image_size, columns, "image_size", None)
+        encoders = per_column(self.image_encoder, columns, "image_encoder", "smallcnn")
+        weights = per_column(self.pretrained, columns, "pretrained", False)
+        return {
+            column: ImageColumnInputs(
+                column, key, sizes[column], self.fusion, encoders[column], weights[column],
+                self.n_image_features, self.allows_missing, self.image_cache,
+            )
+            for column, key in self.roles.image_keys.items()
+        }
 
     @property
     def allows_missing(self) -> bool:
         """Whether rows without an image or text are accepted."""
         return self.missing_modalities == "allow"
 
-    def _present(self, missing: np.ndarray, column: pd.Series, role: str, fitting: bool = False) -> np.ndarray:
-        """Rows that have a value; raises on missing ones unless they are allowed."""
-        if not self.allows_missing:
-            check_no_missing(missing, column.index, role, str(column.name))
-        elif fitting and missing.all():
-            raise ValueError(
-                f"{role} column {column.name!r} is missing in every training row, so the "
-                "model cannot learn from it; drop it from the model"
-            )
-        return ~missing
-
-    def _fit_images(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Learn image (and early-fusion feature) statistics on the rows with an image."""
-        present = self._present(missing_images(column), column, "image", fitting=True)
-        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True,
-                                cache_dir=self.image_cache)
-        self.images_ = ImageNormalizer().fit(raw, pretrained_normalization(self.image_encoder, self.pretrained))
-        if self.fusion != "early":
-            return raw, present
-        images = self.images_.transform(raw, self.roles.image)
-        self.image_features_ = self._feature_extractor().fit(images)
-        features = self.image_features_.transform(images)
-        self.feature_mean_ = features.mean(axis=0)
-        self.feature_std_ = np.where(features.std(axis=0) > 0, features.std(axis=0), 1.0)
-        return images, present
-
-    def _image_rows(self, column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        """Images of the rows that have one, shape (n_present, C, H, W), and the mask.
-
-        Joint fusion gets them as decoded (uint8 for 8-bit images; the network
-        standardizes each batch), early fusion standardized for the feature extractor.
-        """
-        present = self._present(missing_images(column), column, "image")
-        if not present.any():
-            decoded = self.image_features_ is None and self.images_.pixel_scale_ != 1.0
-            return np.zeros((0, *self.images_.shape_), np.uint8 if decoded else np.float32), present
-        raw = load_image_column(column[present], self.roles.image, self.image_size, keep_uint8=True,
-                                cache_dir=self.image_cache, channels=self.images_.shape_[0])
-        if self.image_features_ is None:
-            return self.images_.check(raw, self.roles.image), present
-        return self.images_.transform(raw, self.roles.image), present
-
-    def _fit_text_features(self, texts: pd.Series) -> None:
-        """Frozen sentence embeddings and their standardization, learned on the present texts."""
-        self.text_features_ = SentenceEmbeddings(self.text_encoder).fit(checked_texts(texts, self.roles.text))
-        embeddings = self.text_features_.transform(checked_texts(texts, self.roles.text))
-        self.text_mean_ = embeddings.mean(axis=0)
-        std = embeddings.std(axis=0)
-        self.text_std_ = np.where(std > 0, std, 1.0).astype(np.float32)
-
-    def _add_text(self, arrays: dict[str, np.ndarray], column: pd.Series, present: np.ndarray) -> None:
-        """Word ids (no tokens where the text is missing) and, if allowed, the presence mask;
-        or, with a pretrained encoder, standardized embeddings appended to the numerics."""
-        if self.text_features_ is not None:
-            n = len(column)
-            embeddings = np.zeros((n, self.text_features_.dim_), dtype=np.float32)
-            if present.any():
-                raw = self.text_features_.transform(checked_texts(column[present], self.roles.text))
-                embeddings[present] = (raw - self.text_mean_) / self.text_std_
-            columns = [arrays.get("numeric", np.zeros((n, 0), dtype=np.float32)), embeddings]
-            if self.allows_missing:
-                columns.append((~present).astype(np.float32)[:, None])
-            arrays["numeric"] = np.concatenate(columns, axis=1)
-            arrays.setdefault("categorical", np.zeros((n, 0), dtype=np.int64))
-            return
-        ids = np.zeros((len(column), self.text_.max_tokens), dtype=np.int64)
-        ids[present] = self.text_.transform(column[present], self.roles.text)
-        arrays["text"] = ids
-        if self.allows_missing:
-            arrays["text_present"] = present
-
-    def _feature_extractor(self) -> PixelPCA | FrozenEncoderFeatures:
-        if self.image_encoder == "pca":
-            return PixelPCA(self.n_image_features)
-        if not self.pretrained and isinstance(self.image_encoder, str):
-            raise ValueError(
-                "fusion='early' extracts image features once with a frozen encoder: give its "
-                "weights with pretrained='/path/to/checkpoint', or use image_encoder='pca'"
-            )
-        return FrozenEncoderFeatures(self.image_encoder, self.pretrained)
-
-    def _add_images(self, arrays: dict[str, np.ndarray], images: np.ndarray, present: np.ndarray) -> None:
-        """Images for joint fusion; standardized early-fusion features appended to numerics.
-
-        ``images`` holds the rows where ``present`` is true; the other rows get zeros
-        (and, in early fusion with missing images allowed, a missing-image indicator).
-        """
-        n = len(present)
-        if self.image_features_ is None:
-            if present.all():
-                arrays["image"] = images  # as loaded: no copy (a memory map with image_cache)
-            else:
-                arrays["image"] = np.zeros((n, *self.images_.shape_), dtype=images.dtype)
-                arrays["image"][present] = images
-            if self.allows_missing:
-                arrays["image_present"] = present
-            return
-        features = np.zeros((n, len(self.feature_mean_)), dtype=np.float32)
-        if len(images):
-            features[present] = (self.image_features_.transform(images) - self.feature_mean_) / self.feature_std_
-        columns = [arrays.get("numeric", np.zeros((n, 0), dtype=np.float32)), features]
-        if self.allows_missing:
-            columns.append((~present).astype(np.float32)[:, None])
-        arrays["numeric"] = np.concatenate(columns, axis=1)
-        arrays.setdefault("categorical", np.zeros((n, 0), dtype=np.int64))
-
     @property
     def n_numeric(self) -> int:
-        """Numeric inputs of the deep tabular network (early image features included)."""
+        """Numeric inputs of the deep tabular network (early image/text features included)."""
         n = len(self.tabular_.numeric_) if self.tabular_ is not None else 0
-        if self.image_features_ is not None:
-            n += len(self.feature_mean_) + int(self.allows_missing)
-        if self.text_features_ is not None:
-            n += self.text_features_.dim_ + int(self.allows_missing)
-        return n
+        columns = [*self.image_inputs_.values(), *self.text_inputs_.values()]
+        return n + sum(inputs.n_features for inputs in columns)
 
     @property
     def cardinalities(self) -> list[int]:
         """Levels of each categorical input of the deep tabular network."""
         return self.tabular_.cardinalities if self.tabular_ is not None else []
 
+    # -- the first image / text column's fitted steps (the only one in a single-column model)
+    @property
+    def images_(self) -> ImageNormalizer | None:
+        """Standardization of the first image column."""
+        return self._first(self.image_inputs_, "images_")
+
+    @property
+    def image_features_(self) -> PixelPCA | FrozenEncoderFeatures | None:
+        """Early-fusion feature extractor of the first image column."""
+        return self._first(self.image_inputs_, "image_features_")
+
+    @property
+    def feature_mean_(self) -> np.ndarray | None:
+        """Mean of the first image column's early-fusion features."""
+        return self._first(self.image_inputs_, "feature_mean_")
+
+    @property
+    def feature_std_(self) -> np.ndarray | None:
+        """Standard deviation of the first image column's early-fusion features."""
+        return self._first(self.image_inputs_, "feature_std_")
+
+    @property
+    def text_(self) -> WordTokenizer | None:
+        """Tokenizer of the first text column (``"bow"``)."""
+        return self._first(self.text_inputs_, "text_")
+
+    @property
+    def text_features_(self) -> SentenceEmbeddings | None:
+        """Frozen sentence embeddings of the first text column."""
+        return self._first(self.text_inputs_, "text_features_")
+
     @property
     def in_chans(self) -> int:
-        """Channels of the training images."""
+        """Channels of the first image column's training images."""
         return int(self.images_.shape_[0])
+
+    @staticmethod
+    def _first(columns: dict, attribute: str) -> object:
+        return getattr(next(iter(columns.values())), attribute) if columns else None
 
     def _tabular_arrays(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
         arrays = {"structured": self.design_.transform(X)}
         if self.tabular_ is not None:
             arrays["numeric"], arrays["categorical"] = self.tabular_.transform(X)
         return arrays
-

@@ -21,16 +21,39 @@ class ColumnRoles:
         Terms of the interpretable additive part (linear, categorical, smooth).
     tabular : tuple of str
         Columns fed to the deep tabular network.
-    image : str or None
-        Column holding images (arrays or file paths).
-    text : str or None
-        Column holding strings.
+    image : tuple of str
+        Columns holding images (arrays or file paths); empty for none.
+    text : tuple of str
+        Columns holding strings; empty for none.
+
+    Each image/text column is one modality with its own arrays and encoder, named by
+    :meth:`modality_key`.
     """
 
     structured: tuple[Term, ...]
     tabular: tuple[str, ...]
-    image: str | None
-    text: str | None
+    image: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+
+    def modality_key(self, role: str, column: str) -> str:
+        """Name of an image/text column's arrays and encoder.
+
+        With one column of the role, the role itself (``"image"``, ``"text"``: the names
+        of a model with a single image or text column); with several,
+        ``"<role>:<column>"`` (``"image:ct"``, ``"image:xray"``).
+        """
+        columns = self.image if role == "image" else self.text
+        return role if len(columns) == 1 else f"{role}:{column}"
+
+    @property
+    def image_keys(self) -> dict[str, str]:
+        """Image column -> its modality key (see :meth:`modality_key`), in column order."""
+        return {c: self.modality_key("image", c) for c in self.image}
+
+    @property
+    def text_keys(self) -> dict[str, str]:
+        """Text column -> its modality key (see :meth:`modality_key`), in column order."""
+        return {c: self.modality_key("text", c) for c in self.text}
 
     @property
     def structured_columns(self) -> tuple[str, ...]:
@@ -41,21 +64,45 @@ class ColumnRoles:
     def used_columns(self) -> tuple[str, ...]:
         """Every column the model reads, structured first."""
         cols = [*self.structured_columns, *self.tabular]
-        cols += [c for c in (self.image, self.text) if c is not None]
+        cols += [*self.image, *self.text]
         return tuple(dict.fromkeys(cols))
 
     @property
     def has_deep_part(self) -> bool:
         """Whether any deep (tabular, image or text) input is used."""
-        return bool(self.tabular) or self.image is not None or self.text is not None
+        return bool(self.tabular) or bool(self.image) or bool(self.text)
+
+
+def as_columns(value: str | Sequence[str] | None, role: str) -> tuple[str, ...]:
+    """An image/text role given as a column, a list of columns or ``None``, as a tuple.
+
+    Raises
+    ------
+    ValueError
+        If a column is listed twice, or a name has a ``"."`` (it names a network part).
+    TypeError
+        If an entry is not a string.
+    """
+    if value is None:
+        return ()
+    columns = (value,) if isinstance(value, str) else tuple(value)
+    for column in columns:
+        if not isinstance(column, str):
+            raise TypeError(f"{role} must be a column name or a list of column names; got {column!r}")
+        if "." in column and len(columns) > 1:
+            raise ValueError(f"{role} column {column!r}: with several {role} columns a name may not "
+                             "contain '.' (it names the column's encoder); rename the column")
+    if len(set(columns)) < len(columns):
+        raise ValueError(f"{role} lists a column twice: {list(columns)}")
+    return columns
 
 
 def resolve_roles(
     X: pd.DataFrame,
     structured: str | Sequence[str] | None,
     tabular: Sequence[str] | None,
-    image: str | None,
-    text: str | None,
+    image: str | Sequence[str] | None,
+    text: str | Sequence[str] | None,
     exclude: Sequence[str] = (),
 ) -> ColumnRoles:
     """Resolve the column roles of an estimator against a DataFrame.
@@ -70,8 +117,8 @@ def resolve_roles(
     tabular : sequence of str or None
         Deep tabular columns; ``None`` means every column that is neither the image
         nor the text column, ``[]`` means none.
-    image, text : str or None
-        The image and the text column.
+    image, text : str, sequence of str or None
+        The image and the text column(s).
     exclude : sequence of str, default=()
         Columns with a role of their own (e.g. DeepPAMM's random-effect grouping
         column) that the default ``tabular=None`` leaves out.
@@ -86,15 +133,16 @@ def resolve_roles(
         If a named column is not in ``X`` or one column is given two incompatible roles.
     """
     check_is_dataframe(X)
-    for role, col in (("image", image), ("text", text)):
-        if col is not None:
-            check_columns_present(X, [col], role=role)
-    if image is not None and image == text:
-        raise ValueError(f"column {image!r} cannot be both the image and the text column")
+    image, text = as_columns(image, "image"), as_columns(text, "text")
+    check_columns_present(X, image, role="image")
+    check_columns_present(X, text, role="text")
+    both = sorted(set(image) & set(text))
+    if both:
+        raise ValueError(f"column {both[0]!r} cannot be both an image and a text column")
     terms = tuple(parse_structured(structured))
     used = list(dict.fromkeys(c for t in terms for c in t.columns))
     check_columns_present(X, used, role="structured")
-    media = {c for c in (image, text) if c is not None}
+    media = {*image, *text}
     for column in used:
         if column in media:
             raise ValueError(

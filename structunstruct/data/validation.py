@@ -56,6 +56,7 @@ def check_column_type(column: pd.Series, name: str, role: str) -> None:
     dtype = column.dtype
     if not (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)):
         return
+    _check_scalar_cells(column, name, role)
     values = column.dropna()
     numbers = _number_mask(values)
     if numbers.all():
@@ -69,6 +70,17 @@ def check_column_type(column: pd.Series, name: str, role: str) -> None:
             "categorical"
         )
     _check_not_text(values, name, role, len(column))
+
+
+def _check_scalar_cells(column: pd.Series, name: str, role: str) -> None:
+    """Refuse cells that are arrays or lists (images, most likely), naming the column and row."""
+    for index, cell in column.items():
+        if isinstance(cell, (np.ndarray, list, tuple, dict, set)):
+            raise ValueError(
+                f"{role} column {name!r} holds {type(cell).__name__} values (first at index "
+                f"{index!r}), not numbers or categories; an image column goes in image= (a "
+                "list for several), or leave it out of X (or of tabular=)"
+            )
 
 
 def _check_not_text(values: pd.Series, name: str, role: str, n_rows: int) -> None:

@@ -29,7 +29,7 @@ from ..data.frames import (
 
 def _allows_arrays(estimator: Any) -> bool:
     """Array-likes are accepted by models without image and text columns."""
-    return getattr(estimator, "image", None) is None and getattr(estimator, "text", None) is None
+    return not getattr(estimator, "image", None) and not getattr(estimator, "text", None)
 
 
 def fit_frame(estimator: Any, X: Any) -> pd.DataFrame:

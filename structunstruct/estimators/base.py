@@ -19,12 +19,9 @@ from sklearn.base import BaseEstimator
 
 from ..data import InputBuilder, resolve_roles
 from ..data.leakage import check_no_leakage
-from ..data.roles import ColumnRoles
+from ..data.roles import ColumnRoles, as_columns
 from ..data.text_features import resolve_text_encoder_path
-from ..nn import AdditivePredictor, TabularEncoder, create_image_encoder
-from ..nn.augment import RandomAffine
-from ..nn.encoders.pixels import StandardizedImageEncoder
-from ..nn.encoders.text import BagOfWordsEncoder
+from ..nn import AdditivePredictor, TabularEncoder
 from ..persistence import PersistenceMixin
 from ..training import (
     EarlyStopping,
@@ -38,6 +35,12 @@ from ..training import (
 )
 from ._frames import fit_frame
 from ._late_members import late_fusion_members
+from ._modality_encoders import (
+    check_encoder_settings,
+    image_encoders,
+    shares_encoders,
+    text_encoders,
+)
 from ._parameters import COMMON_CONSTRAINTS, FUSIONS, INPUT_PARAMETERS, SHARED_DEFAULTS
 
 
@@ -225,26 +228,30 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
                 raise ValueError(f"{name} must be a sequence of positive integers; got {widths!r}")
         self._check_modality_dropout()
-        if self.fusion_layer == "film" and (self.image is None or self.fusion != "joint"):
+        images = as_columns(self.image, "image")
+        as_columns(self.text, "text")
+        if self.fusion_layer == "film" and (len(images) != 1 or self.fusion != "joint"):
             raise ValueError(
                 "fusion_layer='film' modulates the image encoding by the other modalities; "
-                f"it needs an image column and fusion='joint' (got image={self.image!r}, "
+                "it needs an image column (exactly one: several image columns are concatenated "
+                f"with fusion_layer='concat') and fusion='joint' (got image={self.image!r}, "
                 f"fusion={self.fusion!r})"
             )
+        check_encoder_settings(self, images)
         if self.text is not None and self.text_encoder != "bow":
             resolve_text_encoder_path(self.text_encoder)  # a clear error before any training
 
     def _check_modality_dropout(self) -> None:
         if not self.modality_dropout:
             return
-        trained_text = self.text is not None and self.text_encoder == "bow"
-        if self.image is None and not trained_text:
+        trained_text = bool(as_columns(self.text, "text")) and self.text_encoder == "bow"
+        if not as_columns(self.image, "image") and not trained_text:
             raise ValueError(
                 "modality_dropout drops the image and text encodings during training; "
                 "the model has neither (set image= or text= with text_encoder='bow', or "
                 "modality_dropout=0; pretrained text embeddings are tabular inputs)"
             )
-        if self.fusion == "early" and self.image is not None:
+        if self.fusion == "early" and as_columns(self.image, "image"):
             raise ValueError(
                 "modality_dropout needs fusion='joint': with fusion='early' the image "
                 "features are inputs of the tabular network, not a modality encoding; "
@@ -286,7 +293,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             roles, image_size=self.image_size, fusion=self.fusion,
             image_encoder=self.image_encoder, pretrained=self.pretrained,
             missing_modalities=self.missing_modalities, text_encoder=self.text_encoder,
-            image_cache=self.image_cache,
+            image_cache=self.image_cache, share_vocabulary=shares_encoders(self),
         )
         arrays = builder.fit_transform(X)
         return roles, builder, arrays
@@ -319,20 +326,13 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             encoders["tabular"] = TabularEncoder(
                 builder.n_numeric, builder.cardinalities, tuple(self.hidden_layers), self.dropout
             )
-        if roles.image is not None and self.fusion == "joint":
-            augment = RandomAffine() if self.augment else None
-            encoders["image"] = StandardizedImageEncoder(
-                create_image_encoder(self.image_encoder, builder.in_chans, self.pretrained, augment),
-                builder.images_.mean_, builder.images_.std_, builder.images_.pixel_scale_,
-            )
-        if builder.text_ is not None:
-            encoders["text"] = BagOfWordsEncoder(
-                builder.text_.n_ids, hidden_layers=tuple(self.hidden_layers)[-1:], dropout=self.dropout
-            )
+        if self.fusion == "joint":
+            encoders.update(image_encoders(self, builder))
+        encoders.update(text_encoders(self, builder))
         fusion_layers = tuple(self.fusion_layers) if len(encoders) > 1 else ()
         optional = ()
         if self.missing_modalities == "allow" or self.modality_dropout > 0:
-            optional = tuple(name for name in ("image", "text") if name in encoders)
+            optional = tuple(name for name in encoders if name != "tabular")
         return AdditivePredictor(
             builder.design_.n_features,
             encoders,

@@ -37,9 +37,9 @@ class AdditivePredictor(nn.Module):
         before fusion (:class:`~structunstruct.nn.fusion.MissingModalities`).
     fusion_layer : {"concat", "film"}
         How the encodings are joined: concatenation (:class:`~structunstruct.nn.fusion.ConcatFusion`)
-        or FiLM modulation of the ``"image"`` encoding by the others
-        (:class:`~structunstruct.nn.fusion.FiLMFusion`; needs an image encoder and
-        another one).
+        or FiLM modulation of the image encoding by the others
+        (:class:`~structunstruct.nn.fusion.FiLMFusion`; needs exactly one image
+        encoder, named ``"image"`` or ``"image:<column>"``, and another one).
     modality_dropout : float
         In training, drop each optional modality of each row with this probability.
         When the predictor has no other input (no structured part, no other encoder), a
@@ -87,10 +87,11 @@ class AdditivePredictor(nn.Module):
             raise ValueError(f"fusion_layer must be one of {list(FUSION_LAYERS)}; got {fusion_layer!r}")
         dims = [e.out_dim for e in encoders.values()]
         if fusion_layer == "film":
-            if "image" not in encoders or len(encoders) < 2:
-                raise ValueError("fusion_layer='film' modulates the image encoding by the other "
-                                 f"modalities; the encoders are {sorted(encoders)}")
-            self.fusion = FiLMFusion(dims, list(encoders).index("image"), fusion_layers, dropout)
+            images = [name for name in encoders if name == "image" or name.startswith("image:")]
+            if len(images) != 1 or len(encoders) < 2:
+                raise ValueError("fusion_layer='film' modulates the image encoding (of one image column) by the other "
+                                 f"modalities; the encoders are {list(encoders)}")
+            self.fusion = FiLMFusion(dims, list(encoders).index(images[0]), fusion_layers, dropout)
         elif encoders:
             self.fusion = ConcatFusion(dims, fusion_layers, dropout)
         if encoders:

@@ -77,7 +77,8 @@ def _fusion(params: Mapping[str, Any], trial: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     tabular = params.get("tabular")
     has_other = tabular is None or len(tabular) > 0 or params.get("text") is not None
-    if "fusion_layer" in params and has_other:
+    one_image = isinstance(params["image"], str) or len(params["image"]) == 1  # FiLM modulates one image
+    if "fusion_layer" in params and has_other and one_image:
         out["fusion_layer"] = trial.suggest_categorical("fusion_layer", ["concat", "film"])
     if "fusion_layers" in params:
         out["fusion_layers"] = [trial.suggest_categorical("fusion_width", [16, 32, 64])]

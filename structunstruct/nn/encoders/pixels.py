@@ -49,6 +49,10 @@ class StandardizedImageEncoder(nn.Module):
         Per-channel statistics of the training images on the scaled pixel values.
     pixel_scale : float
         Factor from stored values to the scale of ``mean`` (1/255 for uint8 images).
+    input_key : str, default="image"
+        Batch key of the images (``"image:<column>"`` with several image columns).
+        Two instances may wrap the same ``encoder``: one backbone shared by two image
+        columns, each standardized with its own statistics.
 
     Attributes
     ----------
@@ -58,8 +62,9 @@ class StandardizedImageEncoder(nn.Module):
 
     input_keys = ("image",)
 
-    def __init__(self, encoder: nn.Module, mean, std, pixel_scale: float = 1.0) -> None:
+    def __init__(self, encoder: nn.Module, mean, std, pixel_scale: float = 1.0, input_key: str = "image") -> None:
         super().__init__()
+        self.input_keys = (str(input_key),)
         self.encoder = encoder
         self.out_dim = int(encoder.out_dim)
         shape = (1, len(mean), 1, 1)

@@ -21,6 +21,8 @@ class BagOfWordsEncoder(nn.Module):
     hidden_layers : sequence of int
         MLP widths after pooling; the last is ``out_dim``.
     dropout : float
+    input_key : str, default="text"
+        Batch key of the word ids (``"text:<column>"`` with several text columns).
 
     Attributes
     ----------
@@ -36,8 +38,10 @@ class BagOfWordsEncoder(nn.Module):
         embedding_dim: int = 32,
         hidden_layers: Sequence[int] = (32,),
         dropout: float = 0.1,
+        input_key: str = "text",
     ) -> None:
         super().__init__()
+        self.input_keys = (str(input_key),)
         self.embedding = nn.Embedding(n_ids, embedding_dim, padding_idx=0)
         self.mlp = make_mlp(embedding_dim, hidden_layers, dropout)
         self.out_dim = int(hidden_layers[-1]) if len(hidden_layers) else embedding_dim
