@@ -197,6 +197,12 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         Show a progress bar.
     callbacks : list of Callback, optional
         Extra training callbacks (e.g. pruning).
+    checkpoint_dir : str or path-like, optional
+        Directory where the training state is written after every epoch. The same fit
+        (same parameters, data and an integer random_state), run again after a crash or
+        a kill, resumes there and ends as an uninterrupted fit would; a finished fit
+        marks it complete and a later fit trains afresh. An unfinished checkpoint of
+        another fit raises a ValueError. See structunstruct.training.checkpoint.
 
     Attributes
     ----------
@@ -260,6 +266,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         random_state: Any = None,
         verbose: bool = False,
         callbacks: Sequence[Any] | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
     ) -> None:
         self.structured = structured
         self.tabular = tabular
@@ -294,6 +301,7 @@ class DeepSurv(SemiStructuredMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> DeepSurv:

@@ -69,7 +69,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
 
     Parameters
     ----------
-    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
+    structured, tabular, image, text, image_encoder, pretrained, text_encoder, image_size, augment, image_cache, fusion, orthogonalize, missing_modalities, modality_dropout, fusion_layer, hidden_layers, fusion_layers, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks, checkpoint_dir
         As in :class:`~structunstruct.DeepSurv` (``batch_size`` counts subjects;
         ``orthogonalize="auto"``, the default, orthogonalizes the deep part when it
         sees a structured column).
@@ -166,6 +166,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         random_state: Any = None,
         verbose: bool = False,
         callbacks: Sequence[Any] | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
     ) -> None:
         self.structured = structured
         self.tabular = tabular
@@ -202,6 +203,7 @@ class DeepPAMM(SemiStructuredMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> DeepPAMM:

@@ -128,7 +128,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         it, linearly dependent columns of a parameter's design raise a ``ValueError``
         naming them, and diverging coefficients (separation) give a
         ``ConvergenceWarning``, ``converged_=False`` and a standard error of about 1e10.
-    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks
+    hidden_layers, fusion_layers, fusion_layer, dropout, lr, weight_decay, batch_size, max_epochs, early_stopping, validation_fraction, device, precision, random_state, verbose, callbacks, checkpoint_dir
         Training settings, as in :class:`~structunstruct.DeepSurv` (the validation rows
         are a random share; early stopping watches their negative log-likelihood).
 
@@ -217,6 +217,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         random_state: Any = None,
         verbose: bool = False,
         callbacks: Sequence[Any] | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
     ) -> None:
         self.structured = structured
         self.tabular = tabular
@@ -252,6 +253,7 @@ class SemiStructuredRegressor(SemiStructuredMixin, RegressorMixin, BaseEstimator
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
 
     # -- fitting -----------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any) -> SemiStructuredRegressor:
