@@ -45,14 +45,19 @@ def _data(n: int, seed: int) -> dict:
 
 
 class Interrupt(Callback):
-    """Raises in ``on_epoch_end`` of epoch ``at`` (before that epoch's checkpoint)."""
+    """Raises in ``on_epoch_end`` of epoch ``at`` (before that epoch's checkpoint), or
+    in ``on_train_end`` with ``at="end"`` (after the last epoch's checkpoint)."""
 
-    def __init__(self, at: int | None) -> None:
+    def __init__(self, at: int | str | None) -> None:
         self.at = at
 
     def on_epoch_end(self, trainer: Trainer, record: dict) -> None:
         if record["epoch"] == self.at:
             raise KeyboardInterrupt(f"interrupted in epoch {self.at}")
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.at == "end":
+            raise KeyboardInterrupt("interrupted after the last epoch")
 
 
 def _trainer_fit(checkpoint_dir=None, interrupt_at=None, max_epochs=8, data_seed=0) -> Trainer:
@@ -75,7 +80,7 @@ def uninterrupted() -> Trainer:
     return _trainer_fit()
 
 
-@pytest.mark.parametrize("interrupt_at", [1, 4])
+@pytest.mark.parametrize("interrupt_at", [1, 4, 8])  # 8: after the best epoch (6)
 def test_trainer_resumed_after_an_interruption_ends_as_an_uninterrupted_fit(
         tmp_path, uninterrupted, interrupt_at):
     with pytest.raises(KeyboardInterrupt):
@@ -87,6 +92,18 @@ def test_trainer_resumed_after_an_interruption_ends_as_an_uninterrupted_fit(
     assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in uninterrupted.history]
     assert resumed.best_epoch == uninterrupted.best_epoch
     assert load_checkpoint(tmp_path)["complete"]
+
+
+def test_resumed_after_early_stopping_stopped_ends_with_the_best_weights(tmp_path):
+    reference = _trainer_fit(max_epochs=40)
+    assert len(reference.history) < 40  # early stopping stopped it
+    with pytest.raises(KeyboardInterrupt):
+        _trainer_fit(tmp_path, interrupt_at="end", max_epochs=40)
+    assert load_checkpoint(tmp_path)["epoch"] == len(reference.history)
+    resumed = _trainer_fit(tmp_path, max_epochs=40)
+    assert len(resumed.history) == len(reference.history)  # no further epoch ran
+    assert resumed.best_epoch == reference.best_epoch < len(reference.history)
+    torch.testing.assert_close(_weights(resumed), _weights(reference), rtol=0, atol=0)
 
 
 def test_a_complete_checkpoint_is_not_reused_the_fit_starts_afresh(tmp_path, uninterrupted):
