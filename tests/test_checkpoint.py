@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from sklearn.base import clone
 from torch import nn
 
 import structunstruct as su
@@ -219,3 +220,54 @@ def test_estimator_checkpoint_dir_needs_an_integer_random_state(tmp_path):
     model = su.DeepSurv(tabular=["x1"], max_epochs=1, checkpoint_dir=tmp_path, random_state=None)
     with pytest.raises(ValueError, match="checkpoint_dir.*random_state"):
         model.fit(X, y)
+
+
+# -- the other estimators, interrupted in-process -----------------------------------------
+
+
+def _regression_data(n: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["x1", "x2", "x3"])
+    return X, X["x1"].to_numpy() + np.sin(2 * X["x2"].to_numpy()) + 0.3 * rng.normal(size=n)
+
+
+@pytest.mark.parametrize("name", ["DeepPAMM", "SemiStructuredRegressor"])
+def test_other_estimators_resume_to_the_uninterrupted_predictions(tmp_path, name):
+    if name == "DeepPAMM":
+        X, y = _survival_data(200)
+        params = {"structured": "x1", "cuts": 5}
+    else:
+        X, y = _regression_data()
+        params = {"structured": "x1"}
+    params.update(tabular=["x2", "x3"], hidden_layers=(8,), dropout=0.3, max_epochs=6,
+                  early_stopping=3, batch_size=32, random_state=5, device="cpu")
+    cls = getattr(su, name)
+    reference = cls(**params, callbacks=[Interrupt(None)]).fit(X, y)
+    with pytest.raises(KeyboardInterrupt):
+        cls(**params, callbacks=[Interrupt(4)], checkpoint_dir=tmp_path).fit(X, y)
+    assert load_checkpoint(tmp_path)["epoch"] == 3
+    resumed = cls(**params, callbacks=[Interrupt(None)], checkpoint_dir=tmp_path).fit(X, y)
+    assert load_checkpoint(tmp_path)["complete"]
+    assert len(resumed.history_) == len(reference.history_) == 6
+    np.testing.assert_allclose(resumed.predict(X), reference.predict(X), rtol=1e-6, atol=0)
+
+
+def test_checkpoint_dir_survives_clone_save_and_load(tmp_path):
+    X, y = _survival_data(120)
+    model = su.DeepSurv(tabular=["x1", "x2"], hidden_layers=(8,), max_epochs=2, random_state=0,
+                        device="cpu", checkpoint_dir=tmp_path / "checkpoints").fit(X, y)
+    assert clone(model).get_params()["checkpoint_dir"] == tmp_path / "checkpoints"
+    loaded = su.load(model.save(tmp_path / "model"))
+    assert loaded.get_params()["checkpoint_dir"] == tmp_path / "checkpoints"
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_late_fusion_members_checkpoint_in_their_own_directories(tmp_path):
+    X, y = _survival_data(120)
+    X["note"] = np.where(X["x1"] > 0, "high risk", "low risk")
+    model = su.DeepSurv(tabular=["x1", "x2"], text="note", fusion="late", hidden_layers=(8,),
+                        max_epochs=2, random_state=0, device="cpu", checkpoint_dir=tmp_path).fit(X, y)
+    members = dict(model.late_.estimators_)
+    assert set(members) == {"tabular", "text"}
+    for member in members:
+        assert load_checkpoint(tmp_path / member)["complete"]
