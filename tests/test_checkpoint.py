@@ -18,7 +18,13 @@ from sklearn.base import clone
 from torch import nn
 
 import structunstruct as su
-from structunstruct.training import Callback, EarlyStopping, Trainer, TrainingConfig, local_torch_seed
+from structunstruct.training import (
+    Callback,
+    EarlyStopping,
+    Trainer,
+    TrainingConfig,
+    local_torch_seed,
+)
 from structunstruct.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
