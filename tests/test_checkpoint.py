@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -277,3 +278,52 @@ def test_late_fusion_members_checkpoint_in_their_own_directories(tmp_path):
     assert set(members) == {"tabular", "text"}
     for member in members:
         assert load_checkpoint(tmp_path / member)["complete"]
+
+
+# -- data-parallel: rank 0 writes, every rank resumes its own dropout generator -----------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ddp_fit(rank: int, checkpoint_dir=None, interrupt_at=None) -> Trainer:
+    with local_torch_seed(0, torch.device("cpu")):
+        module = Net()
+    config = TrainingConfig(lr=0.02, batch_size=16, max_epochs=5, ema_decay=0.9,
+                            checkpoint_dir=checkpoint_dir)
+    callbacks = [EarlyStopping(patience=3), Interrupt(interrupt_at)]
+    trainer = Trainer(module, mse, config, callbacks, torch.Generator().manual_seed(1))
+    with local_torch_seed(2 + rank, torch.device("cpu")):  # each rank its own dropout, as estimators do
+        return trainer.fit(_data(100, 0), _data(30, 7))
+
+
+def _ddp_worker(rank: int, port: int, out: str) -> None:
+    torch.set_num_threads(1)
+    torch.distributed.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}",
+                                         rank=rank, world_size=2)
+    try:
+        reference = _ddp_fit(rank)
+        try:
+            _ddp_fit(rank, f"{out}/checkpoints", interrupt_at=3)
+        except KeyboardInterrupt:
+            pass
+        resumed = _ddp_fit(rank, f"{out}/checkpoints")
+        np.savez(f"{out}/rank{rank}.npz", reference=_flat(reference), resumed=_flat(resumed))
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _flat(trainer: Trainer) -> np.ndarray:
+    return torch.cat([v.reshape(-1) for v in trainer.module.state_dict().values()]).numpy()
+
+
+def test_data_parallel_fit_resumes_on_every_rank(tmp_path):
+    torch.multiprocessing.spawn(_ddp_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    results = [np.load(tmp_path / f"rank{r}.npz") for r in range(2)]
+    for result in results:
+        np.testing.assert_array_equal(result["resumed"], result["reference"])
+    np.testing.assert_array_equal(results[0]["resumed"], results[1]["resumed"])
+    assert load_checkpoint(tmp_path / "checkpoints")["complete"]

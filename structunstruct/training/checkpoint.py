@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from . import distributed
+
 if TYPE_CHECKING:  # pragma: no cover
     from .loop import Trainer
 
@@ -138,6 +140,7 @@ def trainer_fingerprint(trainer: Trainer, train: Mapping[str, Tensor],
                         config.device.type, config.autocast_dtype, config.grad_clip,
                         config.ema_decay, getattr(sampler, "__qualname__", repr(sampler)))),
         "callbacks": repr([type(cb).__qualname__ for cb in trainer.callbacks]),
+        "world_size": str(distributed.world_size()),
     }
     return {**dict(config.checkpoint_fingerprint), **own}
 
@@ -242,15 +245,22 @@ class Checkpointer:
         ValueError
             When the directory holds an unfinished checkpoint of another run.
         """
-        remove_stale_temporaries(self.directory)
+        if distributed.is_main_process():
+            remove_stale_temporaries(self.directory)
         state = load_checkpoint(self.directory)
-        if state is None or state.get("complete", False):
-            return 1  # a finished run is not reused: train from scratch (module docstring)
-        self._check_fingerprint(state["fingerprint"])
-        restore_training_state(trainer, state)
-        if trainer.stop_training:
-            return trainer.config.max_epochs + 1
-        return int(state["epoch"]) + 1
+        first = 1
+        if state is not None and not state.get("complete", False):
+            self._check_fingerprint(state["fingerprint"])
+            restore_training_state(trainer, state)
+            first = trainer.config.max_epochs + 1 if trainer.stop_training else int(state["epoch"]) + 1
+        # a complete checkpoint is not reused: train from scratch (module docstring)
+        firsts = distributed.all_gather_objects(first)
+        if len(set(firsts)) > 1:
+            raise ValueError(
+                f"the processes found different checkpoints in checkpoint_dir {str(self.directory)!r} "
+                f"(first epochs {firsts}); it must be one directory that every process sees"
+            )
+        return first
 
     def _check_fingerprint(self, saved: dict[str, str]) -> None:
         differing = sorted(k for k in set(saved) | set(self.fingerprint)
@@ -270,9 +280,10 @@ class Checkpointer:
         trainer : Trainer
         epoch : int
         """
-        save_checkpoint(self.directory, {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
-                                         "complete": False, "epoch": epoch,
-                                         **training_state(trainer)})
+        state = training_state(trainer)  # on every rank: the generators are gathered
+        if distributed.is_main_process():
+            save_checkpoint(self.directory, {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
+                                             "complete": False, "epoch": epoch, **state})
 
     def complete(self, epoch: int) -> None:
         """Mark the run finished (the training state is dropped: it is not resumed).
@@ -282,8 +293,9 @@ class Checkpointer:
         epoch : int
             The last epoch run.
         """
-        save_checkpoint(self.directory, {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
-                                         "complete": True, "epoch": epoch})
+        if distributed.is_main_process():
+            save_checkpoint(self.directory, {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
+                                             "complete": True, "epoch": epoch})
 
 
 def training_state(trainer: Trainer) -> dict[str, Any]:
@@ -306,8 +318,10 @@ def training_state(trainer: Trainer) -> dict[str, Any]:
         "history": list(trainer.history),
         "stop_training": bool(trainer.stop_training),
         "generator": None if trainer.generator is None else trainer.generator.get_state(),
-        "cpu_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        "global_rng": distributed.all_gather_objects({  # each rank's own dropout generators
+            "cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        }),
         "sampler": sampler.state_dict() if hasattr(sampler, "state_dict") else None,
     }
 
@@ -330,9 +344,10 @@ def restore_training_state(trainer: Trainer, state: Mapping[str, Any]) -> None:
     trainer.stop_training = bool(state["stop_training"])
     if trainer.generator is not None:
         trainer.generator.set_state(state["generator"])
-    torch.set_rng_state(state["cpu_rng"])
-    if state["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(state["cuda_rng"], trainer.config.device)
+    own = state["global_rng"][distributed.rank()]
+    torch.set_rng_state(own["cpu"])
+    if own["cuda"] is not None:
+        torch.cuda.set_rng_state(own["cuda"], trainer.config.device)
     if state["sampler"] is not None:
         trainer.config.batch_sampler.load_state_dict(state["sampler"])
 

@@ -389,11 +389,6 @@ class Trainer:
         """The checkpoint writer of this run (``None`` without ``config.checkpoint_dir``)."""
         if self.config.checkpoint_dir is None:
             return None
-        if distributed.is_distributed():
-            raise NotImplementedError(
-                "checkpoint_dir is not supported under torch.distributed yet (each rank's "
-                "dropout generator would have to be saved); train without checkpoint_dir"
-            )
         return Checkpointer(self.config.checkpoint_dir, trainer_fingerprint(self, train, valid))
 
     def batches(self, train: Batch) -> Iterator[dict[str, Tensor]]:
