@@ -369,6 +369,7 @@ def wrap_data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
 
 
 __all__ = [
+    "all_gather_objects",
     "all_reduce_mean",
     "broadcast_flag",
     "broadcast_module",

@@ -344,6 +344,11 @@ class Trainer:
     def fit(self, train: Batch, valid: Batch | None = None) -> Trainer:
         """Train for up to ``max_epochs`` epochs.
 
+        With ``config.checkpoint_dir`` the training state is written after every epoch,
+        and an unfinished checkpoint of the same run found there is restored first, so
+        the fit continues where the interrupted one stopped
+        (:mod:`~structunstruct.training.checkpoint`).
+
         Parameters
         ----------
         train : dict of str to Tensor
