@@ -227,6 +227,9 @@ def test_estimator_checkpoint_dir_needs_an_integer_random_state(tmp_path):
     model = su.DeepSurv(tabular=["x1"], max_epochs=1, checkpoint_dir=tmp_path, random_state=None)
     with pytest.raises(ValueError, match="checkpoint_dir.*random_state"):
         model.fit(X, y)
+    model.set_params(random_state=0, risk_set_memory=16)
+    with pytest.raises(NotImplementedError, match="risk_set_memory"):
+        model.fit(X, y)
 
 
 # -- the other estimators, interrupted in-process -----------------------------------------
@@ -327,3 +330,18 @@ def test_data_parallel_fit_resumes_on_every_rank(tmp_path):
         np.testing.assert_array_equal(result["resumed"], result["reference"])
     np.testing.assert_array_equal(results[0]["resumed"], results[1]["resumed"])
     assert load_checkpoint(tmp_path / "checkpoints")["complete"]
+
+
+def test_estimator_refuses_an_unfinished_checkpoint_of_other_parameters(tmp_path):
+    X, y = _survival_data(120)
+    params = {"tabular": ["x1", "x2"], "hidden_layers": (8,), "max_epochs": 4, "random_state": 0,
+              "device": "cpu"}
+    with pytest.raises(KeyboardInterrupt):
+        su.DeepSurv(**params, callbacks=[Interrupt(3)], checkpoint_dir=tmp_path).fit(X, y)
+    other = su.DeepSurv(**{**params, "lr": 0.01}, callbacks=[Interrupt(None)], checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match=f"checkpoint_dir '.*{tmp_path.name}'.*'param.lr'"):
+        other.fit(X, y)
+    same = su.DeepSurv(**params, callbacks=[Interrupt(None)], checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="another training run.*'n_train'.*'train'"):
+        same.fit(X.iloc[:100], (y[0][:100], y[1][:100]))  # other rows
+    assert len(same.fit(X, y).history_) == 4  # the right data: resumed
