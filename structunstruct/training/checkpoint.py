@@ -34,6 +34,19 @@ directory and the differing entries (it is never overwritten silently: it may be
 long run's only copy). A finished fit marks its checkpoint complete; a later ``fit``
 with the same directory does not reuse a complete checkpoint but trains from scratch
 (overwriting it), as a fit without ``checkpoint_dir`` would.
+
+Under ``torch.distributed`` every rank's global generators are gathered and rank 0
+writes the checkpoint; every rank reads it and resumes its own generators, so
+``checkpoint_dir`` must be one directory that every process sees (a process that
+finds another checkpoint than the others raises a ``ValueError``).
+
+The estimators (``checkpoint_dir=`` of ``DeepSurv``, ``DeepPAMM`` and
+``SemiStructuredRegressor``) add their class and parameters to the fingerprint and
+need an integer ``random_state`` (the validation split and the initial weights are
+drawn before training); the classical fits without a deep part train nothing and
+write nothing; ``DeepSurv(risk_set_memory=...)`` is not resumable yet (its queue
+lives in the loss) and raises ``NotImplementedError``; with ``fusion="late"`` each
+member writes to the subdirectory named after its modality.
 """
 
 from __future__ import annotations
@@ -296,6 +309,7 @@ class Checkpointer:
         if distributed.is_main_process():
             save_checkpoint(self.directory, {"format": CHECKPOINT_FORMAT, "fingerprint": self.fingerprint,
                                              "complete": True, "epoch": epoch})
+        distributed.all_gather_objects(None)  # a barrier: no rank starts another fit before this
 
 
 def training_state(trainer: Trainer) -> dict[str, Any]:
