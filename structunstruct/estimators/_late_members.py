@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sklearn.base import clone
@@ -42,4 +43,8 @@ def late_fusion_members(estimator: Any, roles: ColumnRoles) -> list[tuple[str, A
             "fusion='late' fits one model per modality and combines them, but this model has "
             f"only {[name for name, _ in members]}; use fusion='joint'"
         )
+    checkpoint_dir = getattr(estimator, "checkpoint_dir", None)
+    if checkpoint_dir is not None:  # one checkpoint per member, each resumable on its own
+        for name, own in members:
+            own["checkpoint_dir"] = os.path.join(checkpoint_dir, name)
     return [(name, clone(estimator).set_params(**{**blank, **own})) for name, own in members]

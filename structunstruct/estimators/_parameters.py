@@ -57,6 +57,7 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "random_state": None,
     "verbose": False,
     "callbacks": None,
+    "checkpoint_dir": None,
 }
 
 COMMON_CONSTRAINTS: dict[str, list] = {
@@ -87,6 +88,7 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "callbacks": [list, tuple, None],
+    "checkpoint_dir": [str, os.PathLike, None],
     "missing_modalities": [StrOptions(set(MISSING_MODALITIES))],
     "modality_dropout": [Interval(Real, 0, 1, closed="left")],
     "fusion_layer": [str, type],
@@ -211,7 +213,13 @@ random_state : int, RandomState or None
 verbose : bool, default=False
     Show a progress bar.
 callbacks : list of Callback, optional
-    Extra training callbacks (e.g. pruning)."""
+    Extra training callbacks (e.g. pruning).
+checkpoint_dir : str or path-like, optional
+    Directory where the training state is written after every epoch. The same fit
+    (same parameters, data and an integer random_state), run again after a crash or
+    a kill, resumes there and ends as an uninterrupted fit would; a finished fit
+    marks it complete and a later fit trains afresh. An unfinished checkpoint of
+    another fit raises a ValueError. See structunstruct.training.checkpoint."""
 
 
 def shared_parameters(defaults: dict[str, Any] | None = None) -> Callable[[type], type]:

@@ -33,6 +33,7 @@ from ..training import (
     resolve_device,
     resolve_precision,
 )
+from ..training.checkpoint import estimator_fingerprint
 from ._frames import fit_frame
 from ._late_members import late_fusion_members
 from ._modality_encoders import (
@@ -356,7 +357,26 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             device=device,
             autocast_dtype=resolve_precision(self.precision, device),
             verbose=bool(self.verbose),
+            checkpoint_dir=getattr(self, "checkpoint_dir", None),
         )
+
+    def _checkpoint_fingerprint(self) -> dict[str, str]:
+        """What identifies this fit in a checkpoint (empty without ``checkpoint_dir``).
+
+        Raises a ``ValueError`` before training for a fit that could not be resumed.
+        """
+        if getattr(self, "checkpoint_dir", None) is None:
+            return {}
+        if not isinstance(self.random_state, Integral):
+            raise ValueError(
+                "checkpoint_dir resumes the same fit, which needs an integer random_state "
+                f"(the validation split and initial weights depend on it); got {self.random_state!r}"
+            )
+        if getattr(self, "risk_set_memory", None):
+            raise NotImplementedError(
+                "checkpoint_dir does not save the risk_set_memory queue yet; use one or the other"
+            )
+        return estimator_fingerprint(self)
 
     def _train(
         self,
@@ -372,6 +392,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         :mod:`~structunstruct.training.samplers` instead of shuffled batches."""
         config = self._training_config()
         config.batch_sampler = batch_sampler
+        config.checkpoint_fingerprint = self._checkpoint_fingerprint()
         n = len(next(iter(tensors.values())))
         if valid_index is not None and len(valid_index):
             keep = np.setdiff1d(np.arange(n), valid_index)

@@ -44,6 +44,26 @@ class Callback:
             The running trainer.
         """
 
+    def state_dict(self) -> dict[str, Any]:
+        """The state that a resumed fit needs (:mod:`~structunstruct.training.checkpoint`).
+
+        Tensors, numbers, strings, lists and dicts only; empty for a stateless callback.
+        Called after ``on_epoch_end``.
+
+        Returns
+        -------
+        dict
+        """
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (called after ``on_train_begin``).
+
+        Parameters
+        ----------
+        state : dict
+        """
+
 
 class EarlyStopping(Callback):
     """Stop when the monitored value has not improved for ``patience`` epochs.
@@ -82,6 +102,14 @@ class EarlyStopping(Callback):
             self.wait_ += 1
             if self.wait_ >= self.patience:
                 trainer.stop_training = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best_, "best_epoch": self.best_epoch_, "wait": self.wait_,
+                "best_state": self.best_state_}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_, self.best_epoch_, self.wait_ = state["best"], state["best_epoch"], state["wait"]
+        self.best_state_ = state["best_state"]
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.best_state_ is not None:
@@ -163,6 +191,13 @@ class WeightAveraging(Callback):
         for mine, theirs in counters:
             mine.copy_(theirs)  # e.g. BatchNorm's num_batches_tracked
         self.n_updates_ += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"average": self.average_.state_dict(), "n_updates": self.n_updates_}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.average_.load_state_dict(state["average"])  # in place: the update lists stay valid
+        self.n_updates_ = int(state["n_updates"])
 
     def on_train_end(self, trainer: Trainer) -> None:
         self._hook.remove()

@@ -310,6 +310,26 @@ def broadcast_object(value: Any, src: int = 0) -> Any:
     return holder[0]
 
 
+def all_gather_objects(value: Any) -> list[Any]:
+    """Every rank's ``value`` (a picklable object), in rank order.
+
+    Parameters
+    ----------
+    value : object
+        This rank's value.
+
+    Returns
+    -------
+    list
+        ``[value]`` on one process.
+    """
+    if not is_distributed():
+        return [value]
+    values: list[Any] = [None] * world_size()
+    torch.distributed.all_gather_object(values, value)
+    return values
+
+
 @torch.no_grad()
 def broadcast_module(module: nn.Module, src: int = 0) -> None:
     """Overwrite every parameter and buffer of ``module`` with rank ``src``'s values.
@@ -349,6 +369,7 @@ def wrap_data_parallel(module: nn.Module, device: torch.device) -> nn.Module:
 
 
 __all__ = [
+    "all_gather_objects",
     "all_reduce_mean",
     "broadcast_flag",
     "broadcast_module",

@@ -19,9 +19,10 @@ weights are copied to every rank. Every rank holds all rows in memory.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 
 from . import distributed
 from .callbacks import Callback, WeightAveraging
+from .checkpoint import Checkpointer, trainer_fingerprint
 from .device import autocast
 from .optim import AdamW, fused_kernel_available
 
@@ -62,6 +64,12 @@ class TrainingConfig:
         ``sampler(tensors, batch_size, generator) -> list of row-index tensors``, drawn
         once per epoch (:mod:`~structunstruct.training.samplers`); ``None``: shuffled
         nearly equal batches (:func:`iterate_batches`).
+    checkpoint_dir : str, path-like or None
+        Write the training state there after every epoch and resume an unfinished
+        run of the same fit from it (:mod:`~structunstruct.training.checkpoint`).
+    checkpoint_fingerprint : dict of str to str
+        The caller's part of the fingerprint that identifies the run (an estimator's
+        class and parameters, :func:`~structunstruct.training.checkpoint.estimator_fingerprint`).
     """
 
     lr: float = 1e-3
@@ -74,6 +82,8 @@ class TrainingConfig:
     grad_clip: float | None = 10.0
     ema_decay: float | None = 0.995
     batch_sampler: Callable[..., list[Tensor]] | None = None
+    checkpoint_dir: str | os.PathLike | None = None
+    checkpoint_fingerprint: dict[str, str] = field(default_factory=dict)
 
 
 def iterate_batches(
@@ -334,6 +344,11 @@ class Trainer:
     def fit(self, train: Batch, valid: Batch | None = None) -> Trainer:
         """Train for up to ``max_epochs`` epochs.
 
+        With ``config.checkpoint_dir`` the training state is written after every epoch,
+        and an unfinished checkpoint of the same run found there is restored first, so
+        the fit continues where the interrupted one stopped
+        (:mod:`~structunstruct.training.checkpoint`).
+
         Parameters
         ----------
         train : dict of str to Tensor
@@ -346,12 +361,14 @@ class Trainer:
         Trainer
             ``self``, with ``history``.
         """
+        checkpoint = self._checkpointer(train, valid)  # fingerprinted before anything changes
         self.module.to(self.config.device)
         self.train_module = distributed.wrap_data_parallel(self.module, self.config.device)
         self.optimizer = optimizer = self.configure_optimizer()
         for cb in self.callbacks:
             cb.on_train_begin(self)
-        epochs = _epoch_range(self.config)
+        first = 1 if checkpoint is None else checkpoint.restore(self)
+        epochs = _epoch_range(self.config, first)
         for epoch in epochs:
             record = self._run_epoch(epoch, train, valid, optimizer)
             self.history.append(record)
@@ -360,14 +377,24 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_epoch_end(self, record)
             self.stop_training = distributed.broadcast_flag(self.stop_training)  # rank 0 decides
+            if checkpoint is not None:
+                checkpoint.save(self, epoch)
             if self.stop_training:
                 break
         for cb in self.callbacks:
             cb.on_train_end(self)
+        if checkpoint is not None:
+            checkpoint.complete(len(self.history))
         distributed.broadcast_module(self.module)  # rank 0's final weights everywhere
         self.train_module = self.module
         self.module.eval()
         return self
+
+    def _checkpointer(self, train: Batch, valid: Batch | None) -> Checkpointer | None:
+        """The checkpoint writer of this run (``None`` without ``config.checkpoint_dir``)."""
+        if self.config.checkpoint_dir is None:
+            return None
+        return Checkpointer(self.config.checkpoint_dir, trainer_fingerprint(self, train, valid))
 
     def batches(self, train: Batch) -> Iterator[dict[str, Tensor]]:
         """The mini-batches of one epoch (this rank's part of each under ``torch.distributed``).
@@ -461,10 +488,10 @@ def clip_grad_norm(parameters: Sequence[Tensor], max_norm: float) -> None:
     torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
 
 
-def _epoch_range(config: TrainingConfig) -> Any:
-    epochs = range(1, config.max_epochs + 1)
+def _epoch_range(config: TrainingConfig, first: int = 1) -> Any:
+    epochs = range(first, config.max_epochs + 1)
     if not config.verbose:
         return epochs
     from tqdm.auto import tqdm
 
-    return tqdm(epochs, desc="epochs", unit="epoch")
+    return tqdm(epochs, desc="epochs", unit="epoch", initial=first - 1, total=config.max_epochs)
