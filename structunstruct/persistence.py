@@ -62,7 +62,9 @@ MODULE_BUILDERS: dict[str, Callable[[Any, dict], torch.nn.Module]] = {}
 
 #: Old class path -> new class path, for files written before a class moved inside the
 #: package (internal classes such as the input builder are saved by their module path).
-CLASS_ALIASES: dict[str, str] = {}
+CLASS_ALIASES: dict[str, str] = {
+    "structunstruct.data.features:FrozenEncoderFeatures": "structunstruct.nn.encoders.frozen:FrozenEncoderFeatures",
+}
 
 #: Old module -> new module, for files written before a module moved (issue 12 gave every
 #: head's math one package under :mod:`structunstruct.heads`).
@@ -623,7 +625,7 @@ for _name in ("DeepSurv", "DeepPAMM", "SemiStructuredRegressor"):
     MODULE_BUILDERS[f"structunstruct:{_name}"] = _rebuild_estimator_module
 
 
-@register_module_builder("structunstruct.data.features:FrozenEncoderFeatures")
+@register_module_builder("structunstruct.nn.encoders.frozen:FrozenEncoderFeatures")
 def _build_frozen_encoder(features: Any, state: dict) -> torch.nn.Module:
     """The frozen encoder of early fusion; its input channels from the first 4-d (conv) weight."""
     from .nn import create_image_encoder

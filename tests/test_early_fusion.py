@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import structunstruct as su
-from structunstruct.data import features as feature_cache
+from structunstruct.nn.encoders import frozen as feature_cache
 
 TAB = ["age", "sex", "biomarker", "noise1", "noise2"]
 
@@ -69,8 +69,8 @@ def test_early_fusion_needs_weights_or_pca(images):
 
 def test_pretrained_encoders_get_the_statistics_their_weights_expect(images):
     """Inputs of pretrained timm encoders are standardized as in pretraining, not by the data."""
+    from structunstruct.data.images import pretrained_normalization
     from structunstruct.data.inputs import ImageNormalizer
-    from structunstruct.nn.encoders.image import pretrained_normalization
 
     imagenet = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     assert pretrained_normalization("resnet18", "/any/checkpoint.pth") == imagenet

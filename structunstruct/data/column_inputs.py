@@ -8,16 +8,15 @@ only image column, ``"image:<column>"`` with several; see
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..nn.encoders.image import pretrained_normalization
-from .features import FrozenEncoderFeatures, PixelPCA
-from .images import load_image_column, missing_images
+from .features import PixelPCA
+from .images import load_image_column, missing_images, pretrained_normalization
 from .roles import check_no_missing
 from .text import WordTokenizer, checked_texts
 from .text_features import SentenceEmbeddings
@@ -114,6 +113,10 @@ class ImageColumnInputs:
         Whether rows without an image are accepted.
     image_cache : path, optional
         Directory of memory-mapped decoded images.
+    frozen_features : callable, optional
+        ``frozen_features(encoder, pretrained)`` gives the early-fusion extractor of a
+        frozen encoder (``fit(images)``, ``transform(images)``); the estimators' fusion
+        plan passes :class:`~structunstruct.nn.encoders.frozen.FrozenEncoderFeatures`.
     """
 
     column: str
@@ -125,8 +128,9 @@ class ImageColumnInputs:
     n_image_features: int = 32
     allow_missing: bool = False
     image_cache: object = None
+    frozen_features: Callable[[object, object], Any] | None = None
     images_: ImageNormalizer | None = field(default=None, init=False)
-    image_features_: PixelPCA | FrozenEncoderFeatures | None = field(default=None, init=False)
+    image_features_: Any = field(default=None, init=False)
     feature_mean_: np.ndarray | None = field(default=None, init=False)
     feature_std_: np.ndarray | None = field(default=None, init=False)
 
@@ -174,7 +178,7 @@ class ImageColumnInputs:
             return self.images_.check(raw, self.column), present
         return self.images_.transform(raw, self.column), present
 
-    def _feature_extractor(self) -> PixelPCA | FrozenEncoderFeatures:
+    def _feature_extractor(self) -> Any:
         if isinstance(self.image_encoder, str) and self.image_encoder == "pca":
             return PixelPCA(self.n_image_features)
         if not self.pretrained and isinstance(self.image_encoder, str):
@@ -183,7 +187,9 @@ class ImageColumnInputs:
                 "frozen encoder: give its weights with pretrained='/path/to/checkpoint', or use "
                 "image_encoder='pca'"
             )
-        return FrozenEncoderFeatures(self.image_encoder, self.pretrained)
+        if self.frozen_features is None:
+            raise ValueError(f"image column {self.column!r}: no frozen-encoder feature extractor was given")
+        return self.frozen_features(self.image_encoder, self.pretrained)
 
     def _add(self, arrays: dict[str, np.ndarray], images: np.ndarray, present: np.ndarray) -> None:
         """Images for joint fusion; standardized early-fusion features appended to numerics.

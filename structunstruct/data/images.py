@@ -326,3 +326,25 @@ def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     resized = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False)[0]
     out = resized.permute(1, 2, 0).numpy()
     return out.round().clip(0, 255).astype(np.uint8) if array.dtype == np.uint8 else out
+
+
+def pretrained_normalization(encoder: object, pretrained: object) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """Per-channel mean and std the pretrained weights of ``encoder`` expect, or ``None``.
+
+    Read from timm's pretrained configuration of the model name (the data config
+    timm's own transforms use; e.g. ImageNet statistics for ``resnet18``, 0.5/0.5 for
+    ``tf_efficientnet_lite0``), on the [0, 1] pixel scale. ``None`` without pretrained
+    weights, for names that are not timm models (the built-in encoders) and for modules, whose inputs are then
+    standardized with statistics of the training images.
+    """
+    if not pretrained or not isinstance(encoder, str):
+        return None
+    import timm
+    from timm.models import get_pretrained_cfg
+
+    if not timm.is_model(encoder):
+        return None
+    config = get_pretrained_cfg(encoder)
+    if config is None or config.mean is None or config.std is None:
+        return None
+    return tuple(float(m) for m in config.mean), tuple(float(s) for s in config.std)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .column_inputs import ImageColumnInputs, TextColumnInputs, per_column
 from .design import StructuredDesign
-from .features import FrozenEncoderFeatures, PixelPCA
 from .roles import ColumnRoles, check_columns_present, check_is_dataframe
 from .tabular import TabularPreprocessor
 from .text import WordTokenizer
@@ -177,6 +177,9 @@ class InputBuilder:
     share_vocabulary : bool
         With several ``"bow"`` text columns, learn one vocabulary on the texts of all
         of them (for one shared text encoder) instead of one per column.
+    frozen_features : callable, optional
+        The early-fusion extractor of a frozen image encoder, ``frozen_features(encoder,
+        pretrained)``, given by the estimators' fusion plan (the data layer builds no network).
 
     The arrays are ``"structured"`` (standardized design, float64), ``"numeric"`` and
     ``"categorical"`` (deep tabular inputs), one image array (float32 or uint8,
@@ -196,6 +199,7 @@ class InputBuilder:
     text_encoder: str = "bow"
     image_cache: object = None
     share_vocabulary: bool = False
+    frozen_features: Callable[[object, object], Any] | None = None
     design_: StructuredDesign | None = field(default=None, init=False)
     tabular_: TabularPreprocessor | None = field(default=None, init=False)
     image_inputs_: dict[str, ImageColumnInputs] = field(default_factory=dict, init=False)
@@ -245,7 +249,7 @@ class InputBuilder:
         return {
             column: ImageColumnInputs(
                 column, key, sizes[column], self.fusion, encoders[column], weights[column],
-                self.n_image_features, self.allows_missing, self.image_cache,
+                self.n_image_features, self.allows_missing, self.image_cache, self.frozen_features,
             )
             for column, key in self.roles.image_keys.items()
         }
@@ -274,7 +278,7 @@ class InputBuilder:
         return self._first(self.image_inputs_, "images_")
 
     @property
-    def image_features_(self) -> PixelPCA | FrozenEncoderFeatures | None:
+    def image_features_(self) -> Any:
         """Early-fusion feature extractor of the first image column."""
         return self._first(self.image_inputs_, "image_features_")
 

@@ -43,6 +43,7 @@ from ._modality_encoders import (
     text_encoders,
 )
 from ._parameters import COMMON_CONSTRAINTS, FUSIONS, INPUT_PARAMETERS, SHARED_DEFAULTS
+from .fusion import FusionPlan, resolve_fusion
 
 
 @dataclass
@@ -167,7 +168,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         head = self._make_head()
         target = head.check_target(y, len(X))
         self.late_ = None
-        if self.fusion == "late":
+        if self.fusion_plan_.late:
             return self._fit_late(X, target)
         roles, builder, arrays = self._fit_inputs(X, head.leakage_targets(target))
         rng, seed = self._random_generators()
@@ -228,37 +229,17 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             widths = getattr(self, name)
             if not all(isinstance(w, Integral) and w > 0 for w in widths):
                 raise ValueError(f"{name} must be a sequence of positive integers; got {widths!r}")
-        self._check_modality_dropout()
+        self.fusion_plan_ = resolve_fusion(self)
         images = as_columns(self.image, "image")
         as_columns(self.text, "text")
-        if self.fusion_layer == "film" and (len(images) != 1 or self.fusion != "joint"):
-            raise ValueError(
-                "fusion_layer='film' modulates the image encoding by the other modalities; "
-                "it needs an image column (exactly one: several image columns are concatenated "
-                f"with fusion_layer='concat') and fusion='joint' (got image={self.image!r}, "
-                f"fusion={self.fusion!r})"
-            )
         check_encoder_settings(self, images)
         if self.text is not None and self.text_encoder != "bow":
             resolve_text_encoder_path(self.text_encoder)  # a clear error before any training
 
-    def _check_modality_dropout(self) -> None:
-        if not self.modality_dropout:
-            return
-        trained_text = bool(as_columns(self.text, "text")) and self.text_encoder == "bow"
-        if not as_columns(self.image, "image") and not trained_text:
-            raise ValueError(
-                "modality_dropout drops the image and text encodings during training; "
-                "the model has neither (set image= or text= with text_encoder='bow', or "
-                "modality_dropout=0; pretrained text embeddings are tabular inputs)"
-            )
-        if self.fusion == "early" and as_columns(self.image, "image"):
-            raise ValueError(
-                "modality_dropout needs fusion='joint': with fusion='early' the image "
-                "features are inputs of the tabular network, not a modality encoding; "
-                "missing images are still accepted there (missing_modalities='allow': "
-                "zero features plus a missing-image indicator)"
-            )
+    def _fusion_plan(self) -> FusionPlan:
+        """The plan of this fit (:func:`~structunstruct.estimators.fusion.resolve_fusion`);
+        for a model saved before plans existed, the plan of its ``fusion``."""
+        return getattr(self, "fusion_plan_", None) or FusionPlan(self.fusion)
 
     def _random_generators(self) -> tuple[np.random.Generator, int]:
         state = self.random_state
@@ -291,7 +272,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             raise ValueError("orthogonalize=True needs structured terms to orthogonalize against")
         self.orthogonalize_ = self._resolve_orthogonalize(roles)
         builder = InputBuilder(
-            roles, image_size=self.image_size, fusion=self.fusion,
+            roles, image_size=self.image_size, **self._fusion_plan().input_options(),
             image_encoder=self.image_encoder, pretrained=self.pretrained,
             missing_modalities=self.missing_modalities, text_encoder=self.text_encoder,
             image_cache=self.image_cache, share_vocabulary=shares_encoders(self),
@@ -327,7 +308,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             encoders["tabular"] = TabularEncoder(
                 builder.n_numeric, builder.cardinalities, tuple(self.hidden_layers), self.dropout
             )
-        if self.fusion == "joint":
+        if self._fusion_plan().trains_image_encoders:
             encoders.update(image_encoders(self, builder))
         encoders.update(text_encoders(self, builder))
         fusion_layers = tuple(self.fusion_layers) if len(encoders) > 1 else ()

@@ -177,28 +177,6 @@ def _create_timm_backbone(name: str, in_chans: int, pretrained: bool | str | Pat
     return backbone
 
 
-def pretrained_normalization(encoder: object, pretrained: object) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
-    """Per-channel mean and std the pretrained weights of ``encoder`` expect, or ``None``.
-
-    Read from timm's pretrained configuration of the model name (the data config
-    timm's own transforms use; e.g. ImageNet statistics for ``resnet18``, 0.5/0.5 for
-    ``tf_efficientnet_lite0``), on the [0, 1] pixel scale. ``None`` without pretrained
-    weights, for the built-in encoders and for modules, whose inputs are then
-    standardized with statistics of the training images.
-    """
-    if not pretrained or not isinstance(encoder, str) or encoder in _BUILTIN:
-        return None
-    import timm
-    from timm.models import get_pretrained_cfg
-
-    if not timm.is_model(encoder):
-        return None
-    config = get_pretrained_cfg(encoder)
-    if config is None or config.mean is None or config.std is None:
-        return None
-    return tuple(float(m) for m in config.mean), tuple(float(s) for s in config.std)
-
-
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
