@@ -222,6 +222,32 @@ checkpoint_dir : str or path-like, optional
     another fit raises a ValueError. See structunstruct.training.checkpoint."""
 
 
+#: The ``X`` parameter of every prediction method (``%(X)s`` in its docstring, see :func:`predict_doc`).
+PREDICT_X_DOC = """\
+X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+    Rows to predict, with the training columns (an array-like only when the
+    model has no image or text column)."""
+
+
+def predict_doc(method: Callable) -> Callable:
+    """Write the shared ``X`` parameter into ``method``'s docstring at ``%(X)s``.
+
+    Parameters
+    ----------
+    method : callable
+        A prediction method whose docstring holds the marker.
+
+    Returns
+    -------
+    callable
+        ``method``, its docstring completed.
+    """
+    line = next(line for line in method.__doc__.splitlines() if "%(X)s" in line)
+    indent = line[: len(line) - len(line.lstrip())]
+    method.__doc__ = method.__doc__.replace(line, textwrap.indent(PREDICT_X_DOC, indent))
+    return method
+
+
 def shared_parameters(defaults: dict[str, Any] | None = None) -> Callable[[type], type]:
     """Class decorator: the full signature, shared defaults and docs of an estimator.
 
@@ -284,4 +310,4 @@ def _document(doc: str, overrides: dict[str, Any]) -> str:
     return doc.replace(line, textwrap.indent(text, indent))
 
 
-__all__ = ["COMMON_CONSTRAINTS", "FUSIONS", "SHARED_DEFAULTS", "SHARED_DOCS", "shared_parameters"]
+__all__ = ["PREDICT_X_DOC", "predict_doc", "COMMON_CONSTRAINTS", "FUSIONS", "SHARED_DEFAULTS", "SHARED_DOCS", "shared_parameters"]

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, Real, StrOptions
 
 from ..heads.cox.head import CoxHead
 from ._frames import predict_frame
-from ._parameters import COMMON_CONSTRAINTS, shared_parameters
+from ._parameters import COMMON_CONSTRAINTS, predict_doc, shared_parameters
 from .base import SemiStructuredEstimator
 from .late import LateFusion, scaled_member_summary
 from .survival import ProportionalHazardsMixin
@@ -129,14 +129,13 @@ class DeepSurv(ProportionalHazardsMixin, SemiStructuredEstimator):
         self.baseline_cumulative_hazard_ = self.late_.baseline_cumulative_hazard_
         self.event_times_ = self.baseline_cumulative_hazard_.index.to_numpy()
 
+    @predict_doc
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Risk score (log hazard ratio); higher means an earlier event.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
 
         Returns
         -------

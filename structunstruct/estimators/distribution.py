@@ -18,6 +18,7 @@ from sklearn.metrics import r2_score
 
 from ..heads.distributional.head import check_response
 from ._frames import predict_frame
+from ._parameters import predict_doc
 
 
 class DistributionalPredictionMixin:
@@ -31,14 +32,13 @@ class DistributionalPredictionMixin:
         eta = torch.as_tensor(self._predictors(X), dtype=torch.float64)
         return self.family_.transform(eta)
 
+    @predict_doc
     def predict_distribution(self, X: pd.DataFrame) -> pd.DataFrame:
         """Distribution parameters per row.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
 
         Returns
         -------
@@ -50,14 +50,13 @@ class DistributionalPredictionMixin:
         params = self._parameters(X)
         return pd.DataFrame({k: v.numpy() for k, v in params.items()}, index=X.index)
 
+    @predict_doc
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Predicted mean of the distribution of each row.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
 
         Returns
         -------
@@ -87,14 +86,13 @@ class DistributionalPredictionMixin:
         out = np.column_stack([self.family_.quantile(params, float(p)) for p in levels.ravel()])
         return out[:, 0] if levels.ndim == 0 else out
 
+    @predict_doc
     def predict_interval(self, X: pd.DataFrame, coverage: float = 0.9) -> np.ndarray:
         """Equal-tailed prediction interval from the predicted distributions.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
         coverage : float, default=0.9
             Probability in (0, 1) between the bounds: the quantiles
             ``(1 - coverage) / 2`` and ``(1 + coverage) / 2``.
@@ -108,14 +106,13 @@ class DistributionalPredictionMixin:
             raise ValueError(f"coverage must lie in (0, 1); got {coverage!r}")
         return self.predict_quantile(X, [(1 - coverage) / 2, (1 + coverage) / 2])
 
+    @predict_doc
     def log_likelihood(self, X: pd.DataFrame, y: Any) -> float:
         """Total log-likelihood of ``y`` under the predicted distributions.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
         y : array-like of shape (n_samples,)
             Observed responses of the rows of ``X`` (numeric, finite, in the
             family's support).
@@ -130,14 +127,13 @@ class DistributionalPredictionMixin:
         y = check_response(self.family_, y, len(X))
         return float(self.family_.log_prob(eta, torch.as_tensor(y)).sum())
 
+    @predict_doc
     def score(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> float:
         """R² of the predicted mean (:func:`sklearn.metrics.r2_score`).
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
         y : array-like of shape (n_samples,)
             Observed responses of the rows of ``X``.
         sample_weight : array-like of shape (n_samples,), optional

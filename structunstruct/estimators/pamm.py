@@ -15,7 +15,7 @@ from ..heads.pamm.effects import effect_frame, effect_matrix
 from ..heads.pamm.head import PAMMHead, averaged_baseline, median_time
 from ..heads.pamm.ped import hazard_at, integrated_hazard, resolve_cuts
 from ._frames import predict_frame
-from ._parameters import COMMON_CONSTRAINTS, shared_parameters
+from ._parameters import COMMON_CONSTRAINTS, predict_doc, shared_parameters
 from .base import SemiStructuredEstimator
 from .late import MemberAverage, scaled_member_summary
 from .survival import SurvivalMixin
@@ -196,6 +196,7 @@ class DeepPAMM(SurvivalMixin, SemiStructuredEstimator):
         return pd.DataFrame(hazard_at(hazard, self.cuts_, grid), index=pd.Index(grid, name="time"),
                             columns=X.index)
 
+    @predict_doc
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Risk score: log cumulative hazard at the last cut point (higher = earlier event).
 
@@ -204,9 +205,7 @@ class DeepPAMM(SurvivalMixin, SemiStructuredEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
 
         Returns
         -------

@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from ._frames import predict_frame, survival_output
+from ._parameters import predict_doc
 
 
 class SurvivalMixin:
@@ -38,14 +39,13 @@ class SurvivalMixin:
             raise ValueError("times must be finite and non-negative")
         return grid
 
+    @predict_doc
     def predict_cumulative_hazard(self, X: pd.DataFrame, times: Any = None) -> pd.DataFrame:
         """Cumulative hazard ``H(t | x)`` of each row.
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
         times : array-like, optional
             Time grid (finite, non-negative); default the model's grid (the unique
             training event times; DeepPAMM: its cut points, including 0).
@@ -60,6 +60,7 @@ class SurvivalMixin:
         values = self._cumulative_hazard(X, grid)
         return pd.DataFrame(values, index=pd.Index(grid, name="time"), columns=X.index)
 
+    @predict_doc
     def predict_survival_function(
         self, X: pd.DataFrame, times: Any = None, return_array: bool = False
     ) -> pd.DataFrame | np.ndarray:
@@ -67,9 +68,7 @@ class SurvivalMixin:
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
         times : array-like, optional
             Time grid (finite, non-negative); default as :meth:`predict_cumulative_hazard`.
         return_array : bool, default=False
@@ -84,14 +83,13 @@ class SurvivalMixin:
         """
         return survival_output(np.exp(-self.predict_cumulative_hazard(X, times)), return_array)
 
+    @predict_doc
     def predict_median(self, X: pd.DataFrame) -> np.ndarray:
         """Median survival time per row (``inf`` when ``S(t | x)`` stays above 0.5).
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
 
         Returns
         -------
@@ -106,6 +104,7 @@ class SurvivalMixin:
         """Median per row on the default grid; ``X`` as ``predict_frame`` returns it."""
         return median_survival_time(self.predict_survival_function(X))
 
+    @predict_doc
     def score(self, X: pd.DataFrame, y: Any) -> float:
         """Harrell's concordance index of :meth:`predict` on ``(X, y)``.
 
@@ -115,9 +114,7 @@ class SurvivalMixin:
 
         Parameters
         ----------
-        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
-            Rows to predict, with the training columns (an array-like only when the
-            model has no image or text column).
+        %(X)s
         y : structured array, DataFrame or tuple
             Observed survival of the rows of ``X``: a structured array with an event
             (bool) and a time field (scikit-survival), a DataFrame with a time and an
