@@ -88,6 +88,7 @@ class SemiStructuredRegressor(DistributionalPredictionMixin, RegressorMixin, Sem
         it, linearly dependent columns of a parameter's design raise a ``ValueError``
         naming them, and diverging coefficients (separation) give a
         ``ConvergenceWarning``, ``converged_=False`` and a standard error of about 1e10.
+
     Attributes
     ----------
     module_ : structunstruct.heads.distributional.families.DistributionalPredictor
