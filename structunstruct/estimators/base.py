@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils import Tags, TransformerTags
 
 from ..data import InputBuilder, resolve_roles
 from ..data.leakage import check_no_leakage
@@ -195,6 +196,12 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
     def _make_head(self) -> Head:
         raise NotImplementedError
 
+    def __sklearn_tags__(self) -> Tags:
+        """scikit-learn's tags: an estimator with ``transform`` (its embeddings)."""
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])  # a float64 DataFrame whatever X
+        return tags
+
     def _pretrain(self, module: torch.nn.Module, state: FitState) -> list[float]:
         """Run the ``pretraining`` setting on the training rows; its loss per epoch."""
         if self.pretraining is None:
@@ -202,6 +209,10 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         generator = torch.Generator().manual_seed(state.seed + 2)
         with local_torch_seed(state.seed + 3, resolve_device(self.device)):
             return pretrain_module(self, find_predictor(module), as_tensors(state.arrays), generator)
+
+    def fit_transform(self, X: pd.DataFrame, y: Any) -> pd.DataFrame:
+        """Fit on ``(X, y)``, then :meth:`transform` ``X``."""
+        return self.fit(X, y).transform(X)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Each modality's latent features and the fused representation.
