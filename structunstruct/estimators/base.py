@@ -283,6 +283,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         self.roles_ = roles
         self.module_ = None
         self.history_ = []
+        self.pretraining_history_ = []
         self._combine_late(X, target, members)
         tabular = dict(self.late_members_()).get("tabular")
         self.orthogonalize_ = bool(tabular is not None and tabular.orthogonalize_)
