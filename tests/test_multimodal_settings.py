@@ -245,3 +245,18 @@ def test_pretrained_models_load_in_a_fresh_process(tmp_path):
     for name, values in expected.items():
         for key, value in values.items():
             np.testing.assert_allclose(loaded[name][key], value, rtol=1e-6, atol=1e-9, err_msg=f"{name} {key}")
+
+
+def test_clip_pretrained_backbone_as_frozen_early_fusion_features(data):
+    """CLIP as frozen features: the contrastively pretrained image backbone given as the
+    image_encoder of fusion="early" extracts the features once and is not trained."""
+    X, y = data
+    X = X.drop(columns="image_b")
+    clip = su.DeepSurv(image="image_a", text="note", pretraining="contrastive", **FAST).fit(X, y)
+    backbone = clip.module_.encoders["image"].encoder
+    weights = {k: v.clone() for k, v in backbone.state_dict().items()}
+    early = su.DeepSurv(image="image_a", text="note", fusion="early", image_encoder=backbone, **FAST).fit(X, y)
+    frozen = early.inputs_.image_inputs_["image_a"].image_features_.module_
+    assert any(module is backbone for module in frozen.modules())  # wrapped, not copied
+    assert all(torch.equal(weights[k], v) for k, v in backbone.state_dict().items())
+    assert "image" not in early.module_.encoders and np.isfinite(early.predict(X)).all()

@@ -23,7 +23,10 @@ Settings
 ``"contrastive"``
     CLIP (Radford et al. 2021): the symmetric InfoNCE of an image and a text encoder
     on the training pairs, :class:`~structunstruct.nn.multimodal.ClipLoss` with a
-    learned temperature, averaged over the (image column, text column) pairs.
+    learned temperature, averaged over the (image column, text column) pairs. As
+    frozen early-fusion features: the pretrained backbone
+    (``module_.encoders["image"].encoder``) given as ``image_encoder`` of a
+    ``fusion="early"`` model extracts the image features once, untrained.
 
 Embeddings compared between modalities need one width: when the encoders' widths
 differ, each gets a linear projection to the smallest width. A decoder is an MLP (one
