@@ -260,3 +260,27 @@ def test_clip_pretrained_backbone_as_frozen_early_fusion_features(data):
     assert any(module is backbone for module in frozen.modules())  # wrapped, not copied
     assert all(torch.equal(weights[k], v) for k, v in backbone.state_dict().items())
     assert "image" not in early.module_.encoders and np.isfinite(early.predict(X)).all()
+
+
+def test_a_registered_pretraining_runs_in_the_fit_template(data):
+    X, y = data
+    X = X.drop(columns=["image_b"])
+    from structunstruct.estimators import PretrainingTask, list_pretrainings, register_pretraining
+    from structunstruct.estimators._pretraining import PRETRAININGS
+
+    seen = {}
+
+    def record(task: PretrainingTask) -> list[float]:
+        seen.update(encoders=list(task.encoders), rows=len(task.tensors["structured"]), epochs=task.epochs)
+        return [0.0] * task.epochs
+
+    register_pretraining("record_test", record)
+    try:
+        assert "record_test" in list_pretrainings()
+        with pytest.raises(ValueError, match="already registered"):
+            register_pretraining("record_test", record)
+        model = su.DeepSurv(image="image_a", text="note", pretraining="record_test", **FAST).fit(X, y)
+    finally:
+        PRETRAININGS.pop("record_test")
+    assert seen == {"encoders": ["tabular", "image", "text"], "rows": 150, "epochs": 2}
+    assert model.pretraining_history_ == [0.0, 0.0]
