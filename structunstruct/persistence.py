@@ -129,6 +129,15 @@ STATE_UPGRADES[f"{_PACKAGE}.data.roles:ColumnRoles"] = _roles_as_column_tuples
 STATE_UPGRADES[f"{_PACKAGE}.data.inputs:InputBuilder"] = _per_column_inputs
 
 
+def _parameter_defaults(cls: type) -> dict:
+    """The constructor defaults of an estimator of this package (a parameter added after a
+    file was written takes its default, which keeps the behaviour of before)."""
+    if not issubclass(cls, PersistenceMixin):
+        return {}
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def class_path(cls: type) -> str:
     """``"module:qualname"`` of ``cls``; the public path (``"structunstruct:DeepSurv"``) when it has one.
 
@@ -360,7 +369,7 @@ class _Reader:
         if not isinstance(cls, type):
             raise TypeError(f"refusing to load {cls!r}: not a class")
         obj = cls.__new__(cls)
-        obj.__dict__.update(state)
+        obj.__dict__.update({**_parameter_defaults(cls), **state})
         for name, value in state.items():
             if isinstance(value, _PendingModule):
                 setattr(obj, name, self.module(obj, value.prefix))

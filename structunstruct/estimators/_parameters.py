@@ -43,6 +43,9 @@ SHARED_DEFAULTS: dict[str, Any] = {
     "missing_modalities": "error",
     "modality_dropout": 0.0,
     "fusion_layer": "concat",
+    "similarity_loss": 0.0,
+    "pretraining": None,
+    "pretraining_epochs": 10,
     "hidden_layers": (64, 32),
     "fusion_layers": (32,),
     "dropout": 0.1,
@@ -92,6 +95,9 @@ COMMON_CONSTRAINTS: dict[str, list] = {
     "missing_modalities": [StrOptions(set(MISSING_MODALITIES))],
     "modality_dropout": [Interval(Real, 0, 1, closed="left")],
     "fusion_layer": [str, type],
+    "similarity_loss": [Interval(Real, 0, None, closed="left")],
+    "pretraining": [str, None],
+    "pretraining_epochs": [Interval(Integral, 1, None, closed="left")],
 }
 
 SHARED_DOCS = """\
@@ -186,6 +192,41 @@ fusion_layer : str or type, default="concat"
     needs an image and another modality) or an ``nn.Module`` subclass built as
     ``cls(in_dims, hidden_layers=..., dropout=...)`` with an ``out_features``
     attribute, whose ``forward`` takes the list of encodings.
+similarity_loss : float, default=0.0
+    Weight of Cheerla & Gevaert's (2019) similarity loss, added to the head's
+    training loss: a margin ranking loss on cosine similarities (margin 0.1, the
+    default of structunstruct.nn.multimodal.similarity_loss, averaged over its
+    terms) asking that one row's embeddings by two modalities be closer than its
+    embedding and another row's, for every pair of modality encoders (the tabular
+    network, each image column with fusion="joint", each text column with
+    text_encoder="bow"; at least two). Encoders of different widths are compared
+    after a learned linear projection each to the smallest width (part of the
+    network). Absent or dropped modalities are left out of it, so it combines
+    with modality_dropout (the paper's multimodal dropout). Validation losses
+    include it. 0 turns it off and leaves the network as it is.
+pretraining : str, optional
+    Pretrain the modality encoders on the training rows, after the network is
+    built and before the head's fits; the whole network is then trained on the
+    head's loss. "correlation": DeepCorrSurv (Yao et al. 2017), maximise the
+    correlation of the encoders' embeddings (summed over dimensions, averaged over
+    pairs of modalities; at least two encoders). "autoencoder": ConcatAE (Tong et
+    al. 2020), each encoder and an MLP decoder reconstruct the modality's input
+    vector. "cross_autoencoder": CrossAE (Tong et al. 2020), each modality's code
+    also reconstructs every other modality (at least two encoders).
+    "contrastive": CLIP (Radford et al. 2021), symmetric InfoNCE with a learned
+    temperature between each image and each text encoder (needs both, with
+    fusion="joint" and text_encoder="bow"). Reconstructed vectors: the tabular
+    numeric columns and one-hot categorical levels, the standardized pixels average
+    pooled to at most 32 x 32, a text's bag-of-words counts. Embeddings of
+    different widths get linear projections to the smallest width; projections,
+    decoders and temperatures are used only in pretraining. Rows missing a
+    modality of the setting are left out. The loss of each epoch is
+    pretraining_history_. More settings: structunstruct.estimators.register_pretraining.
+    CLIP features as frozen early-fusion features: pass the pretrained backbone,
+    module_.encoders["image"].encoder, as image_encoder of a fusion="early" model.
+pretraining_epochs : int, default=10
+    Passes over the training rows in pretraining (Adam with lr, weight_decay and
+    batch_size).
 hidden_layers : sequence of int, default=(64, 32)
     Widths of the deep tabular MLP.
 fusion_layers : sequence of int, default=(32,)

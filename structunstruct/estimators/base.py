@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.utils import Tags, TransformerTags
 
 from ..data import InputBuilder, resolve_roles
 from ..data.leakage import check_no_leakage
@@ -34,13 +35,21 @@ from ..training import (
     resolve_precision,
 )
 from ..training.checkpoint import estimator_fingerprint
-from ._frames import fit_frame
+from ._frames import fit_frame, predict_frame
 from ._late_members import late_fusion_members
 from ._modality_encoders import (
     check_encoder_settings,
     image_encoders,
     shares_encoders,
     text_encoders,
+)
+from ._multimodal import (
+    check_multimodal_settings,
+    embedding_frame,
+    find_predictor,
+    pretrain_module,
+    similarity_embedding_dim,
+    with_similarity_loss,
 )
 from ._parameters import COMMON_CONSTRAINTS, FUSIONS, INPUT_PARAMETERS, SHARED_DEFAULTS
 from .fusion import FusionPlan, resolve_fusion
@@ -175,6 +184,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         state = FitState(X, target, roles, builder, arrays, rng, seed)
         head.prepare(state)
         module = head.wrap(self._build_predictor(roles, builder, seed, **self._network_outputs()), state)
+        self.pretraining_history_ = self._pretrain(module, state)
         fit = head.fit_classical(module, state)
         self.history_ = []
         if roles.has_deep_part:
@@ -186,6 +196,70 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
 
     def _make_head(self) -> Head:
         raise NotImplementedError
+
+    def __sklearn_tags__(self) -> Tags:
+        """scikit-learn's tags: an estimator with ``transform`` (its embeddings)."""
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])  # a float64 DataFrame whatever X
+        return tags
+
+    def _pretrain(self, module: torch.nn.Module, state: FitState) -> list[float]:
+        """Run the ``pretraining`` setting on the training rows; its loss per epoch."""
+        if self.pretraining is None:
+            return []
+        generator = torch.Generator().manual_seed(state.seed + 2)
+        with local_torch_seed(state.seed + 3, resolve_device(self.device)):
+            return pretrain_module(self, find_predictor(module), as_tensors(state.arrays), generator)
+
+    def fit_transform(self, X: pd.DataFrame, y: Any) -> pd.DataFrame:
+        """Fit on ``(X, y)``, then :meth:`transform` ``X``."""
+        return self.fit(X, y).transform(X)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each modality's latent features and the fused representation.
+
+        For maps of the patients' embeddings (t-SNE, UMAP), as Cheerla & Gevaert (2019)
+        draw them. Computed in evaluation mode (no dropout, no augmentation).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or array-like of shape (n_samples, n_features)
+            Rows to embed.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``X.index``. Columns ``<key>_0, <key>_1, ...`` for each modality
+            encoder, in the order of ``module_.encoders`` (``tabular``, ``image`` or
+            ``image:<column>``, ``text`` or ``text:<column>``: each encoder's output; a
+            missing modality has the learned missing embedding), then ``fused_0, ...``:
+            the joined deep features before the orthogonalization cell (the input of
+            the deep part's last linear layer).
+
+        Raises
+        ------
+        ValueError
+            For a model without a deep part (the classical model), and for
+            ``fusion="late"`` (each member has its own representation: call
+            ``transform`` on the members of ``late_members_()``).
+        """
+        X = predict_frame(self, X)
+        if self.late_ is not None:
+            raise ValueError(
+                "transform returns the representation of one network; with fusion='late' each "
+                "member has its own: call transform on the estimators of late_members_()"
+            )
+        predictor = find_predictor(self.module_)
+        if predictor is None or not predictor.has_deep_part:
+            return embedding_frame(None, [], X.index)  # raises: no deep part
+        device = self._training_config().device
+        predictor.eval().to(device)
+        try:
+            tensors = as_tensors(self.inputs_.transform(X))
+            batches = ({k: v.to(device) for k, v in b.items()} for b in iterate_chunks(tensors, 1024))
+            return embedding_frame(predictor, batches, X.index)
+        finally:
+            predictor.to("cpu")
 
     def _network_outputs(self) -> dict:
         """Arguments ``n_outputs``/``bias`` of the additive predictor (one output, no bias)."""
@@ -210,6 +284,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         self.roles_ = roles
         self.module_ = None
         self.history_ = []
+        self.pretraining_history_ = []
         self._combine_late(X, target, members)
         tabular = dict(self.late_members_()).get("tabular")
         self.orthogonalize_ = bool(tabular is not None and tabular.orthogonalize_)
@@ -233,6 +308,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         images = as_columns(self.image, "image")
         as_columns(self.text, "text")
         check_encoder_settings(self, images)
+        check_multimodal_settings(self)
         if self.text is not None and self.text_encoder != "bow":
             resolve_text_encoder_path(self.text_encoder)  # a clear error before any training
 
@@ -326,6 +402,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             optional_modalities=optional,
             modality_dropout=self.modality_dropout,
             fusion_layer=self.fusion_layer,
+            embedding_dim=similarity_embedding_dim(self.similarity_loss, encoders),
         )
 
     def _training_config(self) -> TrainingConfig:
@@ -381,6 +458,8 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
             valid = {k: v[valid_index] for k, v in tensors.items()}
         else:
             train, valid = tensors, None
+        if self.similarity_loss > 0:
+            loss_fn = with_similarity_loss(loss_fn, self.similarity_loss)
         callbacks = list(self.callbacks or [])
         if valid is not None and self.early_stopping:
             callbacks.append(EarlyStopping(patience=int(self.early_stopping)))

@@ -90,6 +90,8 @@ class DeepSurv(ProportionalHazardsMixin, SemiStructuredEstimator):
         Breslow estimate at the unique training event times.
     history_ : list of dict
         Per-epoch training record (empty for the classical model).
+    pretraining_history_ : list of float
+        Mean pretraining loss of each epoch (``pretraining``; empty without it).
     log_likelihood_ : float
         Log partial likelihood of the training data at the fitted coefficients.
     feature_names_in_, n_features_in_

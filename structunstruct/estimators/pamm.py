@@ -104,6 +104,8 @@ class DeepPAMM(SurvivalMixin, SemiStructuredEstimator):
         Penalty weights; ``edf_`` the effective degrees of freedom per penalized term.
     random_effects_ : pandas.Series
         Predicted random intercepts by level; ``random_effect_variance_`` their variance.
+    pretraining_history_ : list of float
+        Mean pretraining loss of each epoch (``pretraining``; empty without it).
     history_, log_likelihood_, converged_, feature_names_in_, n_features_in_
     """
 

@@ -105,6 +105,8 @@ class SemiStructuredRegressor(DistributionalPredictionMixin, RegressorMixin, Sem
     log_likelihood_ : float
         Training log-likelihood.
     history_ : list of dict
+    pretraining_history_ : list of float
+        Mean pretraining loss of each epoch (``pretraining``; empty without it).
     orthogonalize_ : bool
         Whether the orthogonalization cell was used (``orthogonalize`` resolved).
     network_coef_ : ndarray

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from .fusion import FUSION_LAYERS, ConcatFusion, FiLMFusion, MissingModalities
+from .multimodal.embeddings import ModalityEmbeddings
 from .orthogonalization import Orthogonalization
 
 
@@ -45,6 +46,12 @@ class AdditivePredictor(nn.Module):
         When the predictor has no other input (no structured part, no other encoder), a
         row never loses all of its modalities at once (a single optional modality is
         then never dropped).
+    embedding_dim : int, optional
+        When given (and there are at least two encoders), :meth:`forward` also returns
+        the modality embeddings in one space of this width
+        (:class:`~structunstruct.nn.multimodal.ModalityEmbeddings`: each encoding
+        linearly projected when the encoders' widths differ), for a loss between
+        modalities such as Cheerla & Gevaert's similarity loss.
 
     Attributes
     ----------
@@ -64,6 +71,7 @@ class AdditivePredictor(nn.Module):
         optional_modalities: Sequence[str] = (),
         modality_dropout: float = 0.0,
         fusion_layer: str = "concat",
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
         encoders = dict(encoders or {})
@@ -100,11 +108,44 @@ class AdditivePredictor(nn.Module):
                 self.orthogonalization = Orthogonalization()
         self.bias = nn.Parameter(torch.zeros(n_outputs)) if bias else None
         self.out_dim = int(n_outputs)
+        self.embeddings = None
+        if embedding_dim is not None:
+            self.embeddings = ModalityEmbeddings({name: e.out_dim for name, e in encoders.items()}, embedding_dim)
 
     @property
     def has_deep_part(self) -> bool:
         """Whether any modality encoder is present."""
         return self.fusion is not None
+
+    def encode(self, batch: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Each modality's encoding, as the fusion receives it.
+
+        Parameters
+        ----------
+        batch : dict of str to Tensor
+            Input tensors of one batch, by name.
+
+        Returns
+        -------
+        encodings : dict of str to Tensor
+            By encoder name (in the encoders' order), each of shape (n, encoder.out_dim);
+            an absent (or, in training, dropped) optional modality has the learned
+            missing embedding in its rows.
+        keep : dict of str to Tensor
+            For the optional modalities only: the rows, (n,) bool, whose encoding is used.
+        """
+        keep: dict[str, Tensor] = {}
+        if self.missing is not None:
+            reference = batch["structured"]
+            keep = self.missing.keep_masks(batch, reference.shape[0], reference.device)
+        encodings = {}
+        for name, encoder in self.encoders.items():
+            inputs = [batch[k] for k in encoder.input_keys]
+            if name in keep:
+                encodings[name] = self.missing.encode(name, encoder, inputs, keep[name])
+            else:
+                encodings[name] = encoder(*inputs)
+        return encodings, keep
 
     def latent(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Fused deep features before orthogonalization, shape (n, fusion.out_dim).
@@ -114,18 +155,7 @@ class AdditivePredictor(nn.Module):
         batch : dict of str to Tensor
             Input tensors of one batch, by name.
         """
-        keep: dict[str, Tensor] = {}
-        if self.missing is not None:
-            reference = batch["structured"]
-            keep = self.missing.keep_masks(batch, reference.shape[0], reference.device)
-        encodings = []
-        for name, encoder in self.encoders.items():
-            inputs = [batch[k] for k in encoder.input_keys]
-            if name in keep:
-                encodings.append(self.missing.encode(name, encoder, inputs, keep[name]))
-            else:
-                encodings.append(encoder(*inputs))
-        return self.fusion(encodings)
+        return self.fusion(list(self.encode(batch)[0].values()))
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Evaluate the predictor.
@@ -140,13 +170,19 @@ class AdditivePredictor(nn.Module):
 
         Returns
         -------
-        dict with ``"eta"``, ``"structured"`` and ``"deep"``, each of shape (n, n_outputs).
+        dict with ``"eta"``, ``"structured"`` and ``"deep"``, each of shape (n, n_outputs);
+        with ``embedding_dim``, also ``"embeddings"`` (n, n_encoders, embedding_dim) and
+        ``"embeddings_present"`` (n, n_encoders), 1.0 where the modality's encoding is used.
         """
         structured = deep = None
+        extra: dict[str, Tensor] = {}
         if self.structured is not None:
             structured = self.structured(batch["structured"])
         if self.fusion is not None:
-            latent = self.latent(batch)
+            encodings, keep = self.encode(batch)
+            latent = self.fusion(list(encodings.values()))
+            if self.embeddings is not None:
+                extra = self.embeddings(encodings, keep)
             if self.orthogonalization is not None:
                 weight = batch.get("orthogonalization_weight")
                 latent = self.orthogonalization(latent, batch["structured"], weight)
@@ -160,7 +196,7 @@ class AdditivePredictor(nn.Module):
             eta = eta + self.bias
         structured = torch.zeros_like(eta) if structured is None else structured
         deep = torch.zeros_like(eta) if deep is None else deep
-        return {"eta": eta, "structured": structured, "deep": deep}
+        return {"eta": eta, "structured": structured, "deep": deep, **extra}
 
 
 def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:

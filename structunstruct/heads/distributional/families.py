@@ -510,7 +510,8 @@ class DistributionalPredictor(nn.Module):
         if "offset" in batch:
             loc = loc + batch["offset"].float()[:, None]
         columns = [loc, *self._further(batch, loc.shape[0])]
-        return {"eta": torch.cat(columns, dim=1), "structured": outputs["structured"], "deep": outputs["deep"]}
+        # the location's other outputs (modality embeddings) pass through
+        return {**outputs, "eta": torch.cat(columns, dim=1)}
 
 
 __all__ = ["FAMILIES", "DistributionalPredictor", "Family", "get_family", "list_families"]

@@ -5,7 +5,8 @@
 - ConcatAE and CrossAE (Tong et al. 2020): :class:`ModalityAutoencoder`,
   :class:`ConcatAE`, :class:`CrossAE`, :func:`reconstruction_loss`,
   :func:`cross_reconstruction_loss`, :func:`pretrain_autoencoders`.
-- Cheerla & Gevaert (2019): :func:`similarity_loss`, :class:`SimilarityLoss`.
+- Cheerla & Gevaert (2019): :func:`similarity_loss`, :class:`SimilarityLoss`, and
+  :class:`ModalityEmbeddings` (encodings of several widths in one space).
 - MultiSurv (Vale-Silva & Rohr 2021): modality fusions by name
   (:func:`create_modality_fusion`, :func:`list_modality_fusions`,
   :func:`register_modality_fusion`; :class:`AttentionFusion` and others), and the
@@ -36,6 +37,7 @@ from .discrete import (
     logistic_hazard_survival,
     nll_logistic_hazard,
 )
+from .embeddings import ModalityEmbeddings
 from .fusion import (
     AttentionFusion,
     MaxFusion,
@@ -57,6 +59,7 @@ __all__ = [
     "LogisticHazardLoss",
     "MaxFusion",
     "MeanFusion",
+    "ModalityEmbeddings",
     "ModalityAutoencoder",
     "SimilarityLoss",
     "SumFusion",
