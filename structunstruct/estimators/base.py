@@ -22,6 +22,7 @@ from ..data.leakage import check_no_leakage
 from ..data.roles import ColumnRoles, as_columns
 from ..data.text_features import resolve_text_encoder_path
 from ..nn import AdditivePredictor, TabularEncoder
+from ..nn.fusion import check_fusion_layer
 from ..persistence import PersistenceMixin
 from ..training import (
     EarlyStopping,
@@ -238,6 +239,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
                 f"with fusion_layer='concat') and fusion='joint' (got image={self.image!r}, "
                 f"fusion={self.fusion!r})"
             )
+        check_fusion_layer(self.fusion_layer)  # an unknown name lists the known ones
         check_encoder_settings(self, images)
         if self.text is not None and self.text_encoder != "bow":
             resolve_text_encoder_path(self.text_encoder)  # a clear error before any training
