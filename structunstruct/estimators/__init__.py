@@ -7,7 +7,8 @@ its modules), optionally only the survival estimators or the regressors.
 from ._discovery import all_estimators
 from .deepsurv import DeepSurv
 from .late import LateFusion
+from .multisurv import MultiSurv
 from .pamm import DeepPAMM
 from .regression import SemiStructuredRegressor
 
-__all__ = ["DeepPAMM", "DeepSurv", "LateFusion", "SemiStructuredRegressor", "all_estimators"]
+__all__ = ["DeepPAMM", "DeepSurv", "LateFusion", "MultiSurv", "SemiStructuredRegressor", "all_estimators"]
