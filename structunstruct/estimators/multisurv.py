@@ -39,11 +39,11 @@ class MultiSurv(SurvivalMixin, SemiStructuredEstimator):
     they are refitted with the network's logits as an offset, so ``summary_`` holds
     odds ratios conditional on the deep part. Without a deep part
     (``tabular=[]``, no image or text) the model is that GLM alone, with a baseline
-    logit per cut. Cuts without a training event get the hazard ``sigmoid(-20)``.
+    logit per cut (hazard 0 at a cut without events, 1 where all at risk fail).
 
     Predictions: the survival function is a step function, ``S(t | x) = S(t_j | x)``
     for ``t_j <= t < t_{j+1}`` (1 before the first cut, constant after the last);
-    ``predict`` is the cumulative hazard at the last cut, ``-log S(t_m | x)``.
+    ``predict`` is minus the restricted mean survival time up to the last cut.
     ``fusion="late"`` is not supported (the fusion is the model's own).
 
     Parameters
@@ -98,7 +98,7 @@ class MultiSurv(SurvivalMixin, SemiStructuredEstimator):
         return self.cuts_
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Risk score: the cumulative hazard at the last cut; higher means an earlier event.
+        """Risk score: minus the restricted mean survival time; higher means an earlier event.
 
         Parameters
         ----------
@@ -109,6 +109,9 @@ class MultiSurv(SurvivalMixin, SemiStructuredEstimator):
         Returns
         -------
         ndarray of shape (n_samples,)
-            ``-log S(t_m | x) = sum_j log(1 + exp(phi_j(x)))``.
+            ``-sum_j S(t_j | x) (t_{j+1} - t_j)``, minus the area under the step
+            survival function up to the last cut (pycox's hazard there, often 1, does
+            not enter it).
         """
-        return np.logaddexp(0.0, self._logits(predict_frame(self, X))).sum(axis=1)
+        at_cuts = np.exp(-np.cumsum(np.logaddexp(0.0, self._logits(predict_frame(self, X))), axis=1))
+        return -(at_cuts[:, :-1] @ np.diff(self.cuts_))

@@ -53,13 +53,17 @@ def fit_logistic_hazard(design: np.ndarray, index: np.ndarray, event: np.ndarray
     fit : GLMFit
         Coefficients ``[baseline of each cut with an event, beta]`` (``beta`` alone with an offset).
     active : ndarray of bool, shape (n_cuts,)
-        Cuts with a training event (the others have no baseline coefficient).
+        Cuts with a training event and a survivor; the others (no event, or every
+        row at risk with an event, as at the last cut when the largest time is an
+        event) have no baseline coefficient and no person-period rows in the fit:
+        their hazard is 0 or 1 and their likelihood does not involve ``beta``.
     """
     subject, cut, status = person_period(index, event)
-    active = np.bincount(cut[status > 0], minlength=n_cuts) > 0
+    events = np.bincount(cut[status > 0], minlength=n_cuts)
+    active = (events > 0) & (events < np.bincount(cut, minlength=n_cuts))
     X = design[subject]
     if offset is None:
-        keep = active[cut]
+        keep = active[cut]  # the others' hazard is 0 or 1 whatever beta is
         subject, cut, status, X = subject[keep], cut[keep], status[keep], X[keep]
         dummies = (cut[:, None] == np.flatnonzero(active)[None, :]).astype(np.float64)
         X = np.hstack([dummies, X])

@@ -79,7 +79,8 @@ class DiscreteHead:
     def fit_classical(self, module: LogisticHazardPredictor, state: Any) -> GLMFit:
         """The GLM on the structured terms; the whole model without a deep part, else the start."""
         fit, active = fit_logistic_hazard(self.design, self.index, self.event, len(self.cuts), names=self.names)
-        baseline = np.full(len(self.cuts), NO_EVENT_LOGIT)
+        events = np.bincount(self.index[self.event > 0], minlength=len(self.cuts))
+        baseline = np.where(events > 0, -NO_EVENT_LOGIT, NO_EVENT_LOGIT)  # hazard 1 or 0
         baseline[active] = fit.coef[: active.sum()]
         module.set_baseline(torch.as_tensor(baseline))
         self.beta_slice = slice(int(active.sum()), None)

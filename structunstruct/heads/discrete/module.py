@@ -9,7 +9,8 @@ from torch import Tensor, nn
 
 from ...nn.multimodal.discrete import LogisticHazardHead
 
-#: Logit of a cut without any training event (its hazard is fixed at about 2e-9).
+#: Logit of a cut without any training event (hazard about 2e-9); its negative for a cut where
+#: every row at risk has an event.
 NO_EVENT_LOGIT = -20.0
 
 
@@ -21,8 +22,9 @@ class LogisticHazardPredictor(nn.Module):
     model in discrete time). The additive predictor's fused deep features ``h(U)`` go
     through the output layer of :class:`~structunstruct.nn.multimodal.LogisticHazardHead`
     (one logit per cut; its bias is the baseline). Without a deep part the baseline is
-    a parameter of its own. The additive predictor's one-output ``deep_head`` is
-    removed: the hazard head replaces it.
+    a parameter of its own. The output layer's weights start at zero, so training
+    starts at the structured fit. The additive predictor's one-output ``deep_head``
+    is removed: the hazard head replaces it.
 
     Parameters
     ----------
@@ -37,6 +39,8 @@ class LogisticHazardPredictor(nn.Module):
         predictor.deep_head = None  # replaced by the hazard head
         self.predictor = predictor
         self.hazard = LogisticHazardHead(predictor.fusion.out_dim, n_cuts) if predictor.has_deep_part else None
+        if self.hazard is not None:  # start at the classical fit (set_baseline): the deep part at 0
+            nn.init.zeros_(self.hazard.out.weight)
         self.baseline = None if predictor.has_deep_part else nn.Parameter(torch.zeros(n_cuts))
         self.out_dim = int(n_cuts)
 
