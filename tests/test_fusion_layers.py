@@ -178,8 +178,12 @@ def test_register_fusion_layer_with_a_builder_and_a_class():
         FUSION_LAYERS.pop("my_sum", None)
     with pytest.raises(TypeError, match="nn.Module"):
         su.nn.register_fusion_layer("bad", int)
-    with pytest.raises(TypeError, match="out_dim"):
-        su.nn.create_fusion_layer(lambda in_dims, **kw: nn.Identity(), [2])
+    try:
+        su.nn.register_fusion_layer("no_width", lambda in_dims, **kw: nn.Identity())
+        with pytest.raises(TypeError, match="out_dim"):
+            su.nn.create_fusion_layer("no_width", [2])
+    finally:
+        FUSION_LAYERS.pop("no_width", None)
 
 
 @pytest.mark.parametrize("value, error, message", [
