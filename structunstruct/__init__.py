@@ -5,7 +5,7 @@ an interpretable structured part with deep encoders.
 """
 
 from . import datasets, metrics, nn, plotting, tuning
-from .estimators import DeepPAMM, DeepSurv, LateFusion, SemiStructuredRegressor
+from .estimators import DeepPAMM, DeepSurv, LateFusion, MultiSurv, SemiStructuredRegressor
 from .persistence import load
 
 __version__ = "0.1.0"
@@ -14,6 +14,7 @@ __all__ = [
     "DeepPAMM",
     "DeepSurv",
     "LateFusion",
+    "MultiSurv",
     "SemiStructuredRegressor",
     "__version__",
     "datasets",

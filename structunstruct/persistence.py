@@ -630,7 +630,7 @@ def _rebuild_estimator_module(est: Any, state: dict) -> torch.nn.Module:
     return est._rebuild_module()
 
 
-for _name in ("DeepSurv", "DeepPAMM", "SemiStructuredRegressor"):
+for _name in ("DeepSurv", "DeepPAMM", "MultiSurv", "SemiStructuredRegressor"):
     MODULE_BUILDERS[f"structunstruct:{_name}"] = _rebuild_estimator_module
 
 

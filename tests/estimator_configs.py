@@ -113,6 +113,14 @@ CONFIGS: dict[str, list[Config]] = {
         Config("regression_late", lambda: su.SemiStructuredRegressor(
             structured=["x1", "sex"], tabular=["x2"], fusion="late", **IMAGE), "regression_images"),
     ],
+    "MultiSurv": [
+        Config("multisurv_classical",
+               lambda: su.MultiSurv(structured=["age", "pnodes", "horTh"], tabular=[], cuts=20), "gbsg2"),
+        Config("multisurv", lambda: su.MultiSurv(tabular=["age", "pnodes", "horTh", "tgrade"], cuts=20, **FAST),
+               "gbsg2"),
+        Config("multisurv_image", lambda: su.MultiSurv(structured=["age", "sex"], tabular=["biomarker"],
+                                                       fusion_layer="max", cuts=30, **IMAGE), "survival_images"),
+    ],
     "LateFusion": [
         Config("late_fusion_mean", lambda: su.LateFusion(_cox_members(), combine="mean"), "gbsg2"),
         Config("late_fusion_stacking",

@@ -36,7 +36,9 @@ REGRESSION = [config for config in ALL_CONFIGS if config.kind == "regression"]
 
 #: Fitted attributes each estimator sets besides ``n_features_in_``.
 FITTED = {"survival": ("baseline_cumulative_hazard_",), "regression": ("summary_", "family_")}
-META_FITTED = {"TunedEstimator": ("best_estimator_", "best_params_")}
+META_FITTED = {"TunedEstimator": ("best_estimator_", "best_params_"), "MultiSurv": ("cuts_", "summary_")}
+#: Estimators whose fusion is their own, which refuse ``fusion="late"``.
+NO_LATE_FUSION = {"MultiSurv"}
 
 
 def _by(configs):
@@ -66,9 +68,9 @@ def test_all_estimators_finds_every_estimator():
     assert {"DeepSurv", "DeepPAMM", "SemiStructuredRegressor", "LateFusion"} <= set(names)
     assert "SemiStructuredEstimator" not in names  # the base has no predictions
     assert dict(all_estimators())["DeepSurv"] is su.DeepSurv
-    assert [n for n, _ in all_estimators(type_filter="survival")] == ["DeepPAMM", "DeepSurv", "LateFusion"]
+    assert [n for n, _ in all_estimators(type_filter="survival")] == ["DeepPAMM", "DeepSurv", "LateFusion", "MultiSurv"]
     assert [n for n, _ in all_estimators(type_filter="regressor")] == ["SemiStructuredRegressor"]
-    assert len(all_estimators(["survival", "regressor"])) == 4
+    assert len(all_estimators(["survival", "regressor"])) == 5
     with pytest.raises(ValueError, match="unknown type_filter.*known"):
         all_estimators(type_filter="classifier")
 
@@ -90,7 +92,7 @@ def test_every_semi_structured_estimator_is_configured_classical_deep_and_late()
     for name, cls in all_estimators():
         if issubclass(cls, SemiStructuredEstimator):
             models = [config.make() for config in CONFIGS[name]]
-            assert {m.fusion for m in models} >= {"joint", "late"}, name
+            assert {m.fusion for m in models} >= ({"joint"} if name in NO_LATE_FUSION else {"joint", "late"}), name
             has_deep = [m.tabular != [] or m.image is not None for m in models]
             assert any(has_deep) and not all(has_deep), name  # a classical and a deep model
 

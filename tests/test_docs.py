@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 API = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
-ESTIMATORS = ["DeepSurv", "DeepPAMM", "SemiStructuredRegressor", "LateFusion"]
+ESTIMATORS = ["DeepSurv", "DeepPAMM", "SemiStructuredRegressor", "LateFusion", "MultiSurv"]
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,9 @@ from structunstruct.estimators.survival import SurvivalMixin
 N = 120
 TRAINING = {"max_epochs": 2, "batch_size": 32, "random_state": 0, "early_stopping": None}
 #: Settings of an estimator's own that keep its fit tiny.
-OWN = {"DeepPAMM": {"cuts": 5}}
+OWN = {"DeepPAMM": {"cuts": 5}, "MultiSurv": {"cuts": 5}}
+#: (estimator, feature) pairs refused with a ValueError matching the message.
+REFUSED = {("MultiSurv", "late"): "fusion='late' is not supported"}
 #: (structured column, deep tabular column) of each kind of data.
 COLUMNS = {"survival": ("age", "biomarker"), "regression": ("x1", "x2")}
 
@@ -76,6 +78,10 @@ def test_shared_feature_fits_and_predicts(name, cls, feature, frames, tmp_path):
     params = _features(*COLUMNS[kind], tmp_path / "cache")[feature]
     if feature == "missing_image":
         X = X_missing
+    if (name, feature) in REFUSED:
+        with pytest.raises(ValueError, match=REFUSED[name, feature]):
+            cls(**params, **OWN.get(name, {}), **TRAINING).fit(X, y)
+        return
     model = cls(**params, **OWN.get(name, {}), **TRAINING).fit(X, y)
     rows = X.iloc[:9]
     risk = model.predict(rows)

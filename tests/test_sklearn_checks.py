@@ -41,6 +41,7 @@ def _survival_estimators():
     return [
         su.DeepSurv(max_epochs=2, **FAST),
         su.DeepPAMM(cuts=4, max_epochs=2, **FAST),
+        su.MultiSurv(cuts=4, max_epochs=2, **FAST),
         su.LateFusion([("cox", su.DeepSurv(structured=["x0"], tabular=[]))]),
     ]
 

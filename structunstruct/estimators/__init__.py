@@ -10,6 +10,7 @@ from ._discovery import all_estimators
 from ._pretraining import PretrainingTask, list_pretrainings, register_pretraining
 from .deepsurv import DeepSurv
 from .late import LateFusion
+from .multisurv import MultiSurv
 from .pamm import DeepPAMM
 from .regression import SemiStructuredRegressor
 
@@ -17,6 +18,7 @@ __all__ = [
     "DeepPAMM",
     "DeepSurv",
     "LateFusion",
+    "MultiSurv",
     "PretrainingTask",
     "SemiStructuredRegressor",
     "all_estimators",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import textwrap
 from collections.abc import Callable
 from numbers import Integral, Real
@@ -186,12 +187,20 @@ modality_dropout : float, default=0.0
     is the only input is never dropped).
 fusion_layer : str or type, default="concat"
     How joint fusion joins the encodings: a name registered with
-    :func:`~structunstruct.nn.fusion.register_fusion_layer` (``"concat"``:
-    concatenation; ``"film"``: FiLM, ``(1 + gamma(c)) * h + beta(c)``, the image
-    features modulated by the other encodings, :class:`~structunstruct.nn.fusion.FiLMFusion`;
-    needs an image and another modality) or an ``nn.Module`` subclass built as
-    ``cls(in_dims, hidden_layers=..., dropout=...)`` with an ``out_features``
-    attribute, whose ``forward`` takes the list of encodings.
+    :func:`~structunstruct.nn.fusion.register_fusion_layer`
+    (:func:`~structunstruct.nn.fusion.list_fusion_layers`): ``"concat"``,
+    concatenation; ``"film"``, FiLM, ``(1 + gamma(c)) * h + beta(c)``, the image
+    features modulated by the other encodings (:class:`~structunstruct.nn.fusion.FiLMFusion`;
+    needs one image column and another modality); ``"attention"``, ``"max"``,
+    ``"sum"``, ``"mean"``, MultiSurv's fusions over modalities, after a linear
+    projection of each encoding to the common width ``max(widths)``
+    (:class:`~structunstruct.nn.fusion.ModalityFusionLayer`). Or an ``nn.Module``
+    subclass built as ``cls(in_dims, hidden_layers=fusion_layers, dropout=dropout)``
+    (``in_dims`` the encodings' widths, in the order ``tabular``, images, texts) with
+    an integer ``out_dim`` attribute, whose ``forward`` takes the list of (n, d_k)
+    encodings and returns (n, out_dim). A model with such a class cannot be saved
+    (register it and pass its name); pickle works. An unknown name is a ``ValueError``
+    listing the known ones, before training.
 similarity_loss : float, default=0.0
     Weight of Cheerla & Gevaert's (2019) similarity loss, added to the head's
     training loss: a margin ranking loss on cosine similarities (margin 0.1, the
@@ -346,8 +355,8 @@ def _document(doc: str, overrides: dict[str, Any]) -> str:
     indent = line[: len(line) - len(line.lstrip())]
     text = SHARED_DOCS
     for name, value in overrides.items():
-        text = text.replace(f"{name} : int, default={SHARED_DEFAULTS[name]!r}",
-                            f"{name} : int, default={value!r}")
+        text = re.sub(rf"^({re.escape(name)} : .*, default=).*$", lambda m, v=value: f"{m.group(1)}{v!r}",
+                      text, count=1, flags=re.MULTILINE)
     return doc.replace(line, textwrap.indent(text, indent))
 
 

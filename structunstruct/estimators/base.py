@@ -23,6 +23,7 @@ from ..data.leakage import check_no_leakage
 from ..data.roles import ColumnRoles, as_columns
 from ..data.text_features import resolve_text_encoder_path
 from ..nn import AdditivePredictor, TabularEncoder
+from ..nn.fusion import check_fusion_layer
 from ..persistence import PersistenceMixin
 from ..training import (
     EarlyStopping,
@@ -307,6 +308,7 @@ class SemiStructuredEstimator(PersistenceMixin, BaseEstimator):
         self.fusion_plan_ = resolve_fusion(self)
         images = as_columns(self.image, "image")
         as_columns(self.text, "text")
+        check_fusion_layer(self.fusion_layer)  # an unknown name lists the known ones
         check_encoder_settings(self, images)
         check_multimodal_settings(self)
         if self.text is not None and self.text_encoder != "bow":

@@ -16,7 +16,13 @@ from .encoders import (
     list_image_encoders,
     register_image_encoder,
 )
-from .fusion import ConcatFusion
+from .fusion import (
+    ConcatFusion,
+    ModalityFusionLayer,
+    create_fusion_layer,
+    list_fusion_layers,
+    register_fusion_layer,
+)
 from .multimodal import (
     AttentionFusion,
     ClipLoss,
@@ -55,6 +61,7 @@ __all__ = [
     "ClipLoss",
     "ConcatAE",
     "ConcatFusion",
+    "ModalityFusionLayer",
     "CorrelationLoss",
     "CoxPHLoss",
     "CrossAE",
@@ -74,12 +81,14 @@ __all__ = [
     "correlation_loss",
     "cox_ph_loss",
     "create_image_encoder",
+    "create_fusion_layer",
     "create_modality_fusion",
     "cross_reconstruction_loss",
     "discretize_survival",
     "get_family",
     "list_families",
     "list_image_encoders",
+    "list_fusion_layers",
     "list_modality_fusions",
     "logistic_hazard_survival",
     "nll_logistic_hazard",
@@ -89,6 +98,7 @@ __all__ = [
     "pretrain_correlation",
     "reconstruction_loss",
     "register_image_encoder",
+    "register_fusion_layer",
     "register_modality_fusion",
     "similarity_loss",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -100,8 +100,170 @@ class FiLMFusion(nn.Module):
         return self.mlp(fused) if len(self.mlp) else fused
 
 
-#: Fusion layers of joint fusion, by name.
-FUSION_LAYERS = ("concat", "film")
+class ModalityFusionLayer(nn.Module):
+    """A MultiSurv fusion (Vale-Silva & Rohr 2021) as a joint-fusion layer.
+
+    MultiSurv's fusions (attention, max, sum, mean over modalities;
+    :mod:`structunstruct.nn.multimodal.fusion`) need encodings of one width, while the
+    encoders here have their own widths (tabular MLP, CNN, bag of words). Each
+    encoding is therefore first projected by its own linear map to the common width
+    ``max(in_dims)`` (the last layer of MultiSurv's per-modality subnetworks, which
+    all end at one width), then fused, then passed through the MLP
+    ``hidden_layers`` (MultiSurv's FCNN before the hazard outputs). A modality absent
+    in a row reaches the layer as the learned missing embedding
+    (:class:`MissingModalities`), not masked out of the fusion as in MultiSurv.
+
+    Parameters
+    ----------
+    in_dims : sequence of int
+        Width of each modality's encoding, in the order given to ``forward``.
+    fusion : str
+        A registered modality fusion (:func:`~structunstruct.nn.multimodal.list_modality_fusions`).
+    hidden_layers : sequence of int
+        Widths of the MLP after the fusion; empty means the fused vector itself.
+    dropout : float
+        Dropout after each hidden layer.
+
+    Attributes
+    ----------
+    out_dim : int
+    """
+
+    def __init__(self, in_dims: Sequence[int], fusion: str, hidden_layers: Sequence[int] = (),
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        from .multimodal.fusion import create_modality_fusion
+
+        in_dims = [int(d) for d in in_dims]
+        width = max(in_dims)
+        self.projections = nn.ModuleList(nn.Linear(d, width) for d in in_dims)
+        self.fusion = create_modality_fusion(fusion, width)
+        self.mlp = make_mlp(width, hidden_layers, dropout)
+        self.out_dim = int(hidden_layers[-1]) if len(hidden_layers) else width
+
+    def forward(self, encodings: Sequence[Tensor]) -> Tensor:
+        """Fuse a list of (n, d_k) encodings into (n, out_dim)."""
+        dtype = encodings[0].dtype
+        projected = torch.stack([p(e.to(dtype)) for p, e in zip(self.projections, encodings, strict=True)])
+        fused = self.fusion(projected)
+        return self.mlp(fused) if len(self.mlp) else fused
+
+
+#: A fusion-layer builder: ``builder(in_dims, hidden_layers=..., dropout=..., names=...)``.
+FusionBuilder = Callable[..., nn.Module]
+
+#: Fusion layers of joint fusion, by name (:func:`register_fusion_layer`).
+FUSION_LAYERS: dict[str, FusionBuilder] = {}
+
+
+def register_fusion_layer(name: str, layer: type[nn.Module] | FusionBuilder) -> None:
+    """Register a joint-fusion layer under ``name`` (usable as ``fusion_layer=name``).
+
+    Parameters
+    ----------
+    name : str
+    layer : nn.Module subclass or callable
+        A class is built as ``layer(in_dims, hidden_layers=..., dropout=...)``; any other
+        callable as ``layer(in_dims, hidden_layers=..., dropout=..., names=...)``, where
+        ``names`` are the encoders' names in the order of ``in_dims`` (``"tabular"``,
+        ``"image"`` or ``"image:<column>"``, ``"text"`` or ``"text:<column>"``). Either
+        returns a module with an integer ``out_dim`` whose ``forward`` takes the list of
+        (n, d_k) encodings and returns (n, out_dim).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a fusion layer name must be a non-empty string; got {name!r}")
+    if isinstance(layer, type):
+        check_fusion_class(layer)
+    elif not callable(layer):
+        raise TypeError(f"a fusion layer must be an nn.Module class or a builder function; got {layer!r}")
+    FUSION_LAYERS[name] = layer
+
+
+def list_fusion_layers() -> list[str]:
+    """Names of the registered fusion layers, sorted."""
+    return sorted(FUSION_LAYERS)
+
+
+def check_fusion_class(cls: type) -> None:
+    """Raise a ``TypeError`` unless ``cls`` is an ``nn.Module`` subclass."""
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise TypeError(f"fusion_layer must be a registered name or a torch.nn.Module subclass; got {cls!r}")
+
+
+def check_fusion_layer(layer: str | type) -> None:
+    """Check a ``fusion_layer`` value before training.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the registered ones.
+    TypeError
+        For a class that is not an ``nn.Module`` subclass, or another type.
+    """
+    if isinstance(layer, str):
+        if layer not in FUSION_LAYERS:
+            raise ValueError(f"unknown fusion_layer {layer!r}; known: {list_fusion_layers()} "
+                           "(or pass an nn.Module subclass)")
+        return
+    check_fusion_class(layer)
+
+
+def create_fusion_layer(layer: str | type, in_dims: Sequence[int], hidden_layers: Sequence[int] = (),
+                        dropout: float = 0.0, names: Sequence[str] | None = None) -> nn.Module:
+    """Build the fusion layer ``layer`` (a registered name or an ``nn.Module`` subclass).
+
+    Parameters
+    ----------
+    layer : str or type
+    in_dims : sequence of int
+        Width of each encoding, in the order given to ``forward``.
+    hidden_layers : sequence of int
+        Widths of the MLP after joining.
+    dropout : float
+    names : sequence of str, optional
+        The encoders' names in the order of ``in_dims`` (for builders that need them, e.g. FiLM).
+
+    Returns
+    -------
+    nn.Module
+        With an integer ``out_dim``.
+    """
+    check_fusion_layer(layer)
+    builder = FUSION_LAYERS[layer] if isinstance(layer, str) else layer
+    kwargs = {"hidden_layers": tuple(hidden_layers), "dropout": dropout}
+    if isinstance(builder, type):
+        module = builder(list(in_dims), **kwargs)
+    else:
+        module = builder(list(in_dims), names=list(names or ()), **kwargs)
+    if not isinstance(module, nn.Module) or not isinstance(getattr(module, "out_dim", None), int):
+        raise TypeError(f"fusion layer {layer!r} must build an nn.Module with an integer out_dim attribute "
+                        f"(the width of its output); got {type(module).__name__}")
+    return module
+
+
+def _film(in_dims: Sequence[int], hidden_layers: Sequence[int] = (), dropout: float = 0.0,
+          names: Sequence[str] = ()) -> FiLMFusion:
+    """FiLM modulating the one image encoding (``"image"`` or ``"image:<column>"``) by the others."""
+    images = [name for name in names if name == "image" or name.startswith("image:")]
+    if len(images) != 1 or len(names) < 2:
+        raise ValueError("fusion_layer='film' modulates the image encoding (of one image column) by the other "
+                         f"modalities; the encoders are {list(names)}")
+    return FiLMFusion(in_dims, list(names).index(images[0]), hidden_layers, dropout)
+
+
+def _modality_fusion(fusion: str) -> FusionBuilder:
+    def build(in_dims: Sequence[int], hidden_layers: Sequence[int] = (), dropout: float = 0.0,
+              names: Sequence[str] = ()) -> ModalityFusionLayer:
+        return ModalityFusionLayer(in_dims, fusion, hidden_layers, dropout)
+
+    build.__name__ = build.__qualname__ = f"{fusion}_fusion"
+    return build
+
+
+register_fusion_layer("concat", ConcatFusion)
+register_fusion_layer("film", _film)
+for _name in ("attention", "max", "mean", "sum"):
+    register_fusion_layer(_name, _modality_fusion(_name))
 
 
 def modality_keep_mask(present: Tensor, p: float, keep_one: bool = False) -> Tensor:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from .fusion import FUSION_LAYERS, ConcatFusion, FiLMFusion, MissingModalities
+from .fusion import MissingModalities, create_fusion_layer
 from .multimodal.embeddings import ModalityEmbeddings
 from .orthogonalization import Orthogonalization
 
@@ -36,11 +36,15 @@ class AdditivePredictor(nn.Module):
         "_present"]`` (bool, (n,)) marks the rows that have it (all rows when the key is
         not in the batch). Absent encodings are replaced by a learned missing embedding
         before fusion (:class:`~structunstruct.nn.fusion.MissingModalities`).
-    fusion_layer : {"concat", "film"}
-        How the encodings are joined: concatenation (:class:`~structunstruct.nn.fusion.ConcatFusion`)
-        or FiLM modulation of the image encoding by the others
-        (:class:`~structunstruct.nn.fusion.FiLMFusion`; needs exactly one image
-        encoder, named ``"image"`` or ``"image:<column>"``, and another one).
+    fusion_layer : str or type
+        How the encodings are joined: a name registered with
+        :func:`~structunstruct.nn.fusion.register_fusion_layer` (``"concat"``:
+        :class:`~structunstruct.nn.fusion.ConcatFusion`; ``"film"``:
+        :class:`~structunstruct.nn.fusion.FiLMFusion` of the one image encoding, named
+        ``"image"`` or ``"image:<column>"``, by the others; ``"attention"``, ``"max"``,
+        ``"sum"``, ``"mean"``: MultiSurv's fusions,
+        :class:`~structunstruct.nn.fusion.ModalityFusionLayer`) or an ``nn.Module``
+        subclass (:func:`~structunstruct.nn.fusion.create_fusion_layer`).
     modality_dropout : float
         In training, drop each optional modality of each row with this probability.
         When the predictor has no other input (no structured part, no other encoder), a
@@ -70,7 +74,7 @@ class AdditivePredictor(nn.Module):
         bias: bool = False,
         optional_modalities: Sequence[str] = (),
         modality_dropout: float = 0.0,
-        fusion_layer: str = "concat",
+        fusion_layer: str | type = "concat",
         embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
@@ -91,17 +95,9 @@ class AdditivePredictor(nn.Module):
                 {name: encoders[name].out_dim for name in optional_modalities},
                 modality_dropout, keep_one=not always_there,
             )
-        if fusion_layer not in FUSION_LAYERS:
-            raise ValueError(f"fusion_layer must be one of {list(FUSION_LAYERS)}; got {fusion_layer!r}")
-        dims = [e.out_dim for e in encoders.values()]
-        if fusion_layer == "film":
-            images = [name for name in encoders if name == "image" or name.startswith("image:")]
-            if len(images) != 1 or len(encoders) < 2:
-                raise ValueError("fusion_layer='film' modulates the image encoding (of one image column) by the other "
-                                 f"modalities; the encoders are {list(encoders)}")
-            self.fusion = FiLMFusion(dims, list(encoders).index(images[0]), fusion_layers, dropout)
-        elif encoders:
-            self.fusion = ConcatFusion(dims, fusion_layers, dropout)
+        if encoders:
+            self.fusion = create_fusion_layer(fusion_layer, [e.out_dim for e in encoders.values()],
+                                              fusion_layers, dropout, names=list(encoders))
         if encoders:
             self.deep_head = nn.Linear(self.fusion.out_dim, n_outputs, bias=False)
             if orthogonalize and n_structured:
