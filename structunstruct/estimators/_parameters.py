@@ -230,9 +230,9 @@ pretraining : str, optional
     different widths get linear projections to the smallest width; projections,
     decoders and temperatures are used only in pretraining. Rows missing a
     modality of the setting are left out. The loss of each epoch is
-    pretraining_history_. More settings: structunstruct.estimators.register_pretraining.
+    ``pretraining_history_``. More settings: structunstruct.estimators.register_pretraining.
     CLIP features as frozen early-fusion features: pass the pretrained backbone,
-    module_.encoders["image"].encoder, as image_encoder of a fusion="early" model.
+    ``module_.encoders["image"].encoder``, as image_encoder of a fusion="early" model.
 pretraining_epochs : int, default=10
     Passes over the training rows in pretraining (Adam with lr, weight_decay and
     batch_size).

@@ -142,7 +142,18 @@ class ModalityFusionLayer(nn.Module):
         self.out_dim = int(hidden_layers[-1]) if len(hidden_layers) else width
 
     def forward(self, encodings: Sequence[Tensor]) -> Tensor:
-        """Fuse a list of (n, d_k) encodings into (n, out_dim)."""
+        """Fuse a list of (n, d_k) encodings into (n, out_dim).
+
+        Parameters
+        ----------
+        encodings : sequence of Tensor of shape (n, d_k)
+            One encoding per modality, in the order of ``in_dims``.
+
+        Returns
+        -------
+        Tensor of shape (n, out_dim)
+            The fused representation.
+        """
         dtype = encodings[0].dtype
         projected = torch.stack([p(e.to(dtype)) for p, e in zip(self.projections, encodings, strict=True)])
         fused = self.fusion(projected)

@@ -64,6 +64,22 @@ class ModalityAutoencoder(nn.Module):
 
         The encoder is ``hidden_layers`` (Linear, ReLU, Dropout) then a linear map to
         ``code_dim``; the decoder mirrors it, ending in a linear map to ``in_dim``.
+
+        Parameters
+        ----------
+        in_dim : int
+            Width of the flat input.
+        code_dim : int
+            Width of the code.
+        hidden_layers : sequence of int
+            Widths of the encoder's hidden layers (the decoder's in reverse).
+        dropout : float
+            Dropout after each hidden layer.
+
+        Returns
+        -------
+        ModalityAutoencoder
+            The fully connected autoencoder.
         """
         hidden = [int(h) for h in hidden_layers]
         encoder = nn.Sequential(*make_mlp(in_dim, hidden, dropout),
@@ -74,7 +90,18 @@ class ModalityAutoencoder(nn.Module):
         return cls(encoder, decoder, code_dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        """The code of ``x``, shape (n, out_dim)."""
+        """The code of ``x``, shape (n, out_dim).
+
+        Parameters
+        ----------
+        x : Tensor
+            Input of the modality, shape (n, ...).
+
+        Returns
+        -------
+        Tensor of shape (n, out_dim)
+            The encoder's code.
+        """
         return self.encoder(x)
 
 
@@ -161,16 +188,49 @@ class ConcatAE(nn.Module):
         self.out_dim = sum(ae.out_dim for ae in self.autoencoders.values())
 
     def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """The code of each modality, (n, code_dim), by name."""
+        """The code of each modality, (n, code_dim), by name.
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        dict of str to Tensor
+            The code of each modality, shape (n, code_dim).
+        """
         _check_inputs(self.autoencoders, inputs)
         return {m: ae(inputs[m]) for m, ae in self.autoencoders.items()}
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        """Concatenated codes, shape (n, out_dim)."""
+        """Concatenated codes, shape (n, out_dim).
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        Tensor of shape (n, out_dim)
+            The codes concatenated in the order of the autoencoders.
+        """
         return torch.cat(list(self.codes(inputs).values()), dim=1)
 
     def loss(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        """:func:`reconstruction_loss` of the batch."""
+        """:func:`reconstruction_loss` of the batch.
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        Tensor
+            Scalar reconstruction loss.
+        """
         return reconstruction_loss(self.autoencoders, inputs, self.codes(inputs))
 
 
@@ -211,19 +271,52 @@ class CrossAE(nn.Module):
         self.out_dim = width if combine == "mean" else width * len(widths)
 
     def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """The code of each modality, (n, code_dim), by name."""
+        """The code of each modality, (n, code_dim), by name.
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        dict of str to Tensor
+            The code of each modality, shape (n, code_dim).
+        """
         _check_inputs(self.autoencoders, inputs)
         return {m: ae(inputs[m]) for m, ae in self.autoencoders.items()}
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        """The representation, shape (n, out_dim)."""
+        """The representation, shape (n, out_dim).
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        Tensor of shape (n, out_dim)
+            The mean or the concatenation of the codes (``combine``).
+        """
         codes = list(self.codes(inputs).values())
         if self.combine == "mean":
             return torch.stack(codes).mean(dim=0)
         return torch.cat(codes, dim=1)
 
     def loss(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        """Cross term plus ``self_weight`` times the own-modality term."""
+        """Cross term plus ``self_weight`` times the own-modality term.
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        Tensor
+            Scalar reconstruction loss.
+        """
         codes = self.codes(inputs)
         loss = cross_reconstruction_loss(self.autoencoders, inputs, codes)
         if self.self_weight > 0:

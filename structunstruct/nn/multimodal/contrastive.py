@@ -92,7 +92,20 @@ class ClipLoss(nn.Module):
         return self.log_logit_scale.exp().clamp(max=self.max_logit_scale)
 
     def forward(self, image_features: Tensor, text_features: Tensor) -> Tensor:
-        """Loss of shape (); see :func:`clip_loss`."""
+        """Loss of shape (); see :func:`clip_loss`.
+
+        Parameters
+        ----------
+        image_features : Tensor of shape (n, d)
+            Image embeddings, row ``i`` paired with row ``i`` of ``text_features``.
+        text_features : Tensor of shape (n, d)
+            Text embeddings, row ``i`` paired with row ``i`` of ``image_features``.
+
+        Returns
+        -------
+        Tensor
+            Scalar loss.
+        """
         return clip_loss(image_features, text_features, self.logit_scale)
 
 

@@ -75,7 +75,20 @@ class CorrelationLoss(nn.Module):
         self.eps = float(eps)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        """Loss of shape (); see :func:`correlation_loss`."""
+        """Loss of shape (); see :func:`correlation_loss`.
+
+        Parameters
+        ----------
+        a : Tensor of shape (n, d)
+            Embedding of the rows by the first modality.
+        b : Tensor of shape (n, d)
+            Embedding of the same rows by the second modality.
+
+        Returns
+        -------
+        Tensor
+            Scalar negative sum of the per-dimension correlations.
+        """
         return correlation_loss(a, b, self.eps)
 
 

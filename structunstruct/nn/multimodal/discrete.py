@@ -118,6 +118,16 @@ def logistic_hazard_survival(logits: Tensor) -> Tensor:
     """Survival function ``S(t_j) = prod_{l <= j} (1 - sigmoid(phi_l))``, shape (n, m + 1).
 
     Computed as ``exp(cumsum(logsigmoid(-phi)))``, exact for large logits.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (n, m + 1)
+        ``phi``, one logit per grid point; the hazards are ``sigmoid(phi)``.
+
+    Returns
+    -------
+    Tensor of shape (n, m + 1)
+        Survival probability at each grid point.
     """
     return torch.exp(torch.cumsum(F.logsigmoid(-logits), dim=1))
 
@@ -137,7 +147,22 @@ class LogisticHazardLoss(nn.Module):
         self.reduction = reduction
 
     def forward(self, logits: Tensor, index: Tensor, event: Tensor) -> Tensor:
-        """Loss; see :func:`nll_logistic_hazard`."""
+        """Loss; see :func:`nll_logistic_hazard`.
+
+        Parameters
+        ----------
+        logits : Tensor of shape (n, m + 1)
+            ``phi``; the hazards are ``sigmoid(phi)``.
+        index : Tensor of shape (n,), int64
+            Grid index of each row (:func:`discretize_survival`).
+        event : Tensor of shape (n,)
+            1 for an event at ``index``, 0 for censoring there.
+
+        Returns
+        -------
+        Tensor
+            Scalar, or shape (n,) with ``reduction="none"``.
+        """
         return nll_logistic_hazard(logits, index, event, self.reduction)
 
 
@@ -171,5 +196,16 @@ class LogisticHazardHead(nn.Module):
         self.out_dim = int(n_intervals)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Logits of shape (n, n_intervals); hazards are their sigmoid."""
+        """Logits of shape (n, n_intervals); hazards are their sigmoid.
+
+        Parameters
+        ----------
+        x : Tensor of shape (n, in_dim)
+            The fused representation.
+
+        Returns
+        -------
+        Tensor of shape (n, n_intervals)
+            One logit per grid point.
+        """
         return self.out(self.mlp(x) if len(self.mlp) else x)

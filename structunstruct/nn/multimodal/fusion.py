@@ -69,7 +69,13 @@ class _Fusion(nn.Module):
 
 
 class MaxFusion(_Fusion):
-    """Element-wise maximum over the present modalities (MultiSurv's default)."""
+    """Element-wise maximum over the present modalities (MultiSurv's default).
+
+    Parameters
+    ----------
+    dim : int
+        Width ``d`` of every modality embedding.
+    """
 
     def fuse(self, x: Tensor, mask: Tensor) -> Tensor:
         out = x.masked_fill(~mask, float("-inf")).amax(dim=0)
@@ -77,14 +83,26 @@ class MaxFusion(_Fusion):
 
 
 class SumFusion(_Fusion):
-    """Element-wise sum over the present modalities."""
+    """Element-wise sum over the present modalities.
+
+    Parameters
+    ----------
+    dim : int
+        Width ``d`` of every modality embedding.
+    """
 
     def fuse(self, x: Tensor, mask: Tensor) -> Tensor:
         return x.masked_fill(~mask, 0.0).sum(dim=0)
 
 
 class MeanFusion(_Fusion):
-    """Element-wise mean over the present modalities."""
+    """Element-wise mean over the present modalities.
+
+    Parameters
+    ----------
+    dim : int
+        Width ``d`` of every modality embedding.
+    """
 
     def fuse(self, x: Tensor, mask: Tensor) -> Tensor:
         return x.masked_fill(~mask, 0.0).sum(dim=0) / mask.sum(dim=0).clamp(min=1)
@@ -104,7 +122,20 @@ class AttentionFusion(_Fusion):
         self.fc = nn.Linear(dim, dim, bias=False)
 
     def weights(self, embeddings: Tensor | Sequence[Tensor], present: Tensor | None = None) -> Tensor:
-        """Attention weights of shape (k, n, d); 0 for absent modalities."""
+        """Attention weights of shape (k, n, d); 0 for absent modalities.
+
+        Parameters
+        ----------
+        embeddings : Tensor of shape (k, n, d), or sequence of k Tensors of shape (n, d)
+            The modality embeddings to weight.
+        present : Tensor of shape (n, k), bool, optional
+            Which modalities each row has; default all.
+
+        Returns
+        -------
+        Tensor of shape (k, n, d)
+            Softmax weights over the present modalities, per row and feature.
+        """
         x, present = _stack(embeddings, present)
         return self._weights(x, present.T[:, :, None])
 
@@ -149,6 +180,18 @@ def list_modality_fusions() -> list[str]:
 
 def create_modality_fusion(name: str, dim: int) -> nn.Module:
     """Build the fusion ``name`` for embeddings of width ``dim``.
+
+    Parameters
+    ----------
+    name : str
+        Name of a registered modality fusion.
+    dim : int
+        Width ``d`` of every modality embedding.
+
+    Returns
+    -------
+    torch.nn.Module
+        The fusion module, built as ``cls(dim)``.
 
     Raises
     ------

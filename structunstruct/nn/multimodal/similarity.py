@@ -100,5 +100,18 @@ class SimilarityLoss(nn.Module):
         self.reduction = reduction
 
     def forward(self, embeddings: Sequence[Tensor], present: Tensor | None = None) -> Tensor:
-        """Loss of shape (); see :func:`similarity_loss`."""
+        """Loss of shape (); see :func:`similarity_loss`.
+
+        Parameters
+        ----------
+        embeddings : sequence of Tensor of shape (n, d)
+            One embedding per modality (at least two), rows the same patients.
+        present : Tensor of shape (n, k), bool, optional
+            Which modality each patient has; default all present.
+
+        Returns
+        -------
+        Tensor
+            Scalar loss, >= 0.
+        """
         return similarity_loss(embeddings, present, self.margin, self.reduction)
