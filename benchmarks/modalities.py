@@ -52,6 +52,7 @@ import inspect
 import os
 import shlex
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -338,7 +339,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"names: {', '.join(MODELS)}")
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel processes")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: one seed, n=600, at most 3 epochs, own output folder")
+                        help="smoke test: one seed, n=600, at most 3 epochs; written to a "
+                             "temporary folder unless --output is given")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--overwrite", action="store_true",
                         help="discard earlier rows of the CSVs instead of resuming")
@@ -347,8 +349,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.quick:
         args.seeds, args.n, args.n_train = args.seeds[:1], 600, 400
         args.max_epochs, args.pretraining_epochs = 3, 1
-        if args.output == Path("benchmarks/results"):
-            args.output = Path("benchmarks/results/quick")
+        if args.output == Path("benchmarks/results"):  # never over the committed results
+            args.output = Path(tempfile.mkdtemp(prefix="modalities_quick_"))
     return args
 
 
