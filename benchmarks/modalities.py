@@ -329,6 +329,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--n", type=int, default=3000, help="rows per seed (survival)")
     parser.add_argument("--n-train", type=int, default=2000)
+    parser.add_argument("--n-law", type=int, default=1500, help="rows per seed (regression)")
+    parser.add_argument("--n-train-law", type=int, default=1000)
     parser.add_argument("--image-size", type=int, default=14,
                         help="pixels of the images as every model gets them (28: the originals)")
     parser.add_argument("--max-epochs", type=int, default=None,
@@ -348,6 +350,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.n, args.n_train = args.seeds[:1], 600, 400
+        args.n_law, args.n_train_law = 600, 400
         args.max_epochs, args.pretraining_epochs = 3, 1
         if args.output == Path("benchmarks/results"):  # never over the committed results
             args.output = Path(tempfile.mkdtemp(prefix="modalities_quick_"))
@@ -373,12 +376,13 @@ def chosen_models(only: list[str] | None) -> list[str]:
 def tasks(args: argparse.Namespace, names: list[str], done: set) -> list[tuple]:
     """The (kind, seed, name, n, n_train, settings) still to run, longest kinds first."""
     settings = Settings(args.image_size, args.max_epochs, args.pretraining_epochs)
+    sizes = {"survival": (args.n, args.n_train), "regression": (args.n_law, args.n_train_law)}
     out = []
     for seed in args.seeds:
         for name in ["oracle", *names]:
             kinds = ([MODELS[name].task] if name in MODELS
                      else sorted({MODELS[m].task for m in names}))
-            out += [(kind, seed, name, args.n, args.n_train, settings) for kind in kinds
+            out += [(kind, seed, name, *sizes[kind], settings) for kind in kinds
                     if (kind, seed, name) not in done]
     return out
 
@@ -416,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.overwrite and path.exists():
             path.unlink()
     start, load = time.perf_counter(), load_average()
+    info = machine_info(["torch", "numpy", "scikit-survival"])
     run(args, names, paths)
     wall = time.perf_counter() - start
     survival = load_results(paths["survival"], SURVIVAL_COLUMNS)
@@ -425,23 +430,23 @@ def main(argv: list[str] | None = None) -> None:
     regression = regression[regression["seed"].isin(args.seeds) & regression["model"].isin(keep)]
     command = "python -m benchmarks modalities " + shlex.join(
         sys.argv[2:] if argv is None else argv)
-    text = report(args, survival, regression, command, wall, load)
+    text = report(args, survival, regression, command, {**info, "load average (start)": load,
+                                                        "wall-clock (s)": f"{wall:.0f}"})
     (args.output / "modalities.md").write_text(text)
     print(text)
 
 
 def report(args: argparse.Namespace, survival: pd.DataFrame, regression: pd.DataFrame,
-           command: str, wall: float, load: str) -> str:
+           command: str, info: dict[str, str]) -> str:
     """The Markdown report: command, machine, both tables, per-seed gap shares."""
-    info = machine_info(["torch", "numpy", "scikit-survival"])
     skipped = [f"{m} ({missing(MODELS[m])})" for m in MODELS if missing(MODELS[m])]
     lines = [
         "# Several modalities: the chapter's multimodal survival models against an oracle", "",
         f"Command: `{command}`  ",
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in info.items()) + "  ",
         f"Threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-        f"{args.jobs} process(es); load average at the start {load}; "
-        f"wall-clock of this invocation {wall:.0f} s (fits resumed from the CSV not counted).",
+        f"{args.jobs} process(es); the wall-clock counts this invocation's fits only (rows "
+        "resumed from the CSV not).",
         "",
         f"Task: `make_survival_multimodal(n={args.n})`, first {args.n_train} rows train, "
         f"{args.n - args.n_train} test, seeds {args.seeds}; images at {args.image_size}×"
@@ -463,8 +468,9 @@ def report(args: argparse.Namespace, survival: pd.DataFrame, regression: pd.Data
     if not regression.empty:
         lines += [
             "## Law et al. 2019: two image columns in a semi-interpretable regression", "",
-            f"`make_regression_images(n={args.n}, n_images=2)` (a normal mean of x1, x2, sex "
-            "and one digit part per image column, noise sd 1), same split and seeds; "
+            f"`make_regression_images(n={args.n_law}, n_images=2)` (a normal mean of x1, x2, "
+            f"sex and one digit part per image column, noise sd 1), first {args.n_train_law} "
+            f"rows train, {args.n_law - args.n_train_law} test, the same seeds; "
             "`SemiStructuredRegressor(structured=['x1', 'x2', 'sex'], tabular=[])` alone and "
             "with `image=['image_a', 'image_b']` (one encoder per column). The last column is "
             "the largest distance of the location coefficients from the structured-only "
