@@ -429,11 +429,20 @@ def main(argv: list[str] | None = None) -> None:
     survival = survival[survival["seed"].isin(args.seeds) & survival["model"].isin(keep)]
     regression = regression[regression["seed"].isin(args.seeds) & regression["model"].isin(keep)]
     command = "python -m benchmarks modalities " + shlex.join(
-        sys.argv[2:] if argv is None else argv)
+        _elide_note(sys.argv[2:] if argv is None else argv))
     text = report(args, survival, regression, command, {**info, "load average (start)": load,
                                                         "wall-clock (s)": f"{wall:.0f}"})
     (args.output / "modalities.md").write_text(text)
     print(text)
+
+
+def _elide_note(argv: list[str]) -> list[str]:
+    """The options with the text of ``--note`` shown as "…" (it is printed below them)."""
+    out = list(argv)
+    for i, option in enumerate(out[:-1]):
+        if option == "--note":
+            out[i + 1] = "…"
+    return out
 
 
 def report(args: argparse.Namespace, survival: pd.DataFrame, regression: pd.DataFrame,
