@@ -317,7 +317,7 @@ def regression_table(results: pd.DataFrame) -> pd.DataFrame:
         rows[name] = {"paper": MODELS[name].paper if name in MODELS else "true mean",
                       "seeds": part["seed"].nunique(), "test RMSE": _pm(part["rmse"]),
                       "test R²": _pm(part["r2"]),
-                      "max |coef - structured-only coef|": _largest(part["coef_shift"]),
+                      "max abs(coef - structured-only coef)": _largest(part["coef_shift"]),
                       "fit s": _pm(part["fit_seconds"], 0)}
     return pd.DataFrame(rows).T.rename_axis("model")
 
