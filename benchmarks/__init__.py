@@ -20,6 +20,12 @@ REPOSITORY_BENCHMARKS = (
               "every fusion strategy on semi-synthetic survival images: share of the "
               "tabular-to-oracle gap closed", results=("fusion_gap.csv", "fusion_gap.md"),
               quick=None),
+    Benchmark("modalities", "benchmarks.modalities:main",
+              "two images, a note and tabular columns with an oracle: single-modality, joint "
+              "and late fusion and the chapter's multimodal models (DeepCorrSurv, ConcatAE, "
+              "CrossAE, Cheerla, CLIP, MultiSurv); Law et al. 2019 regression",
+              results=("modalities.csv", "modalities_law.csv", "modalities.md"),
+              full=("--jobs", "2"), extra=None),
     Benchmark("orthogonalization", "benchmarks.orthogonalization:main",
               "structured-effect recovery next to a deep part (--image, --models: the other "
               "tables)", results=("orthogonalization.csv", "orthogonalization.md",

@@ -206,6 +206,42 @@ def test_regression_images_noise_free_and_oversampled():
     assert np.array_equal(y1, y2)
 
 
+def test_regression_images_one_image_unchanged():
+    # y of seed 3 as make_regression_images returned it before n_images existed
+    X, y, digits = datasets.make_regression_images(5, random_state=3, return_digits=True)
+    np.testing.assert_allclose(y, [1.55761501, 4.39686, 1.77261687, -0.15282482, 0.65242342],
+                               atol=1e-8)
+    np.testing.assert_array_equal(digits, [1, 8, 0, 2, 1])
+
+
+def test_regression_images_two_image_columns():
+    X, y, mean, digits = datasets.make_regression_images(
+        2000, n_images=2, noise=0.0, random_state=SEED, return_risk=True, return_digits=True
+    )
+    assert list(X.columns) == ["x1", "x2", "sex", "image_a", "image_b"]
+    assert digits.shape == (2000, 2)
+    # the documented mean, written out: each image adds 0.8 (digit - 4.5) / sqrt(99 / 12)
+    male = (X["sex"] == "male").to_numpy()
+    image_parts = 0.8 * (digits - 4.5) / np.sqrt(99 / 12)
+    expected = 1 + 0.5 * X["x1"] - 0.8 * X["x2"] + 0.3 * male + image_parts.sum(axis=1)
+    np.testing.assert_allclose(mean, expected, atol=1e-12)
+    np.testing.assert_array_equal(y, mean)
+    # two independent draws: the digits of the columns are (nearly) uncorrelated
+    assert abs(np.corrcoef(digits[:, 0], digits[:, 1])[0, 1]) < 0.1
+    # each column shows its own digit: the mean images of the classes differ by column
+    a = np.stack(X["image_a"].to_list()).astype(float)
+    b = np.stack(X["image_b"].to_list()).astype(float)
+    for j, images in enumerate((a, b)):
+        same = images[digits[:, j] == 1].mean() < images[digits[:, j] == 0].mean()
+        assert same  # a "1" has fewer ink pixels than a "0"
+
+
+@pytest.mark.parametrize("n_images", [0, 27, 1.5, True])
+def test_regression_images_bad_n_images(n_images):
+    with pytest.raises(ValueError, match="n_images"):
+        datasets.make_regression_images(10, n_images=n_images)
+
+
 # --------------------------------------------------------------- multimodal generator
 
 # Each finding of the note and its grade, written out here from the documentation.

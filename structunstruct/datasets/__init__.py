@@ -7,7 +7,8 @@ values, ``y`` a structured array with fields ``event`` and ``time``):
 :func:`load_whas500`; by name with :func:`load_dataset` and :func:`list_datasets`.
 
 Semi-synthetic data with MNIST images in an ``"image"`` column and a known truth:
-:func:`make_survival_images` and :func:`make_regression_images`; with two image
+:func:`make_survival_images` and :func:`make_regression_images` (``n_images=2``:
+two image columns ``image_a``, ``image_b``, as in Law et al. 2019); with two image
 columns (``"image_a"``, ``"image_b"``), a text column (``"note"``) and tabular
 columns, each modality carrying a known part of the risk:
 :func:`make_survival_multimodal`.
