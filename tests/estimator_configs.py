@@ -3,7 +3,7 @@
 ``CONFIGS`` maps each estimator class name (as :func:`structunstruct.estimators.all_estimators`
 returns it) to its configurations: a classical model, a deep one and late fusion
 (``fusion="late"``), and for ``LateFusion`` and ``TunedEstimator`` their own. A new
-estimator without an entry fails ``tests/test_common.py::test_every_estimator_has_configurations``.
+estimator without an entry fails ``tests/estimators/test_common.py::test_every_estimator_has_configurations``.
 
 Each configuration names its data set (``DATASETS``): the survival checks run on
 survival data, the regression checks on regression data. Everything here is also

@@ -5,7 +5,7 @@ As :func:`sklearn.utils.all_estimators` and scikit-survival's
 the classes it defines are kept when they are scikit-learn estimators (subclasses of
 :class:`~sklearn.base.BaseEstimator` with ``fit`` and ``predict``), have a public name
 and are not abstract. Bases without predictions (``SemiStructuredEstimator``) are left
-out. The common tests (``tests/test_common.py``) run over this list, so a new
+out. The common tests (``tests/estimators/test_common.py``) run over this list, so a new
 estimator is tested as soon as it exists.
 """
 

@@ -228,7 +228,7 @@ def test_torchrun_example_saves_a_model_that_loads_in_one_process(tmp_path):
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     example = root / "examples" / "ddp_joint_fusion.py"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
     small = ["--rows", "160", "--epochs", "1"]

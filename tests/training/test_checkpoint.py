@@ -28,7 +28,7 @@ from structunstruct.training import (
 )
 from structunstruct.training.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Net(nn.Module):

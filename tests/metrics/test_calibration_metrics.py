@@ -114,7 +114,7 @@ def test_ici_equals_r_survival_fixture():
     """R: coxph on ns(cloglog risk) with rcs knots, survfit at t (tests/fixtures/ici_survival.R)."""
     from pathlib import Path
 
-    fixtures = Path(__file__).parent / "fixtures"
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
     data = pd.read_csv(fixtures / "ici_survival.csv")
     reference = pd.read_csv(fixtures / "ici_survival_R.csv", index_col="model")["ici"]
     y = Surv.from_arrays(data["event"].astype(bool), data["time"])

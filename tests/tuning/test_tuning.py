@@ -30,7 +30,7 @@ from structunstruct.tuning import (  # noqa: E402
 from structunstruct.tuning._cli import leaderboard  # noqa: E402
 from structunstruct.tuning._config import load_config  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = {"max_epochs": 2, "early_stopping": None, "hidden_layers": (8,)}
 SPACE = {
     "lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
