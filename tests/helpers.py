@@ -81,7 +81,8 @@ def load_in_fresh_process(cases: str, saved: dict, rows: int, root) -> dict:
     Parameters
     ----------
     cases : str
-        ``"module:function"`` of a module in ``tests/``; the function takes no argument
+        ``"module:function"`` of a module under ``tests/`` (dotted from there, e.g.
+        ``"estimators.test_common:cases"``); the function takes no argument
         and returns ``name -> (estimator, X, y)`` (the loading process predicts on the
         first ``rows`` rows of ``X``).
     saved : dict of str to path

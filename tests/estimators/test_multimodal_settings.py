@@ -241,7 +241,7 @@ def test_pretrained_models_load_in_a_fresh_process(tmp_path):
         model.fit(X, y)
         expected[name] = predictions(model, X.iloc[:10])
         saved[name] = model.save(tmp_path / name)
-    loaded = load_in_fresh_process("test_multimodal_settings:_saved_cases", saved, 10, tmp_path)
+    loaded = load_in_fresh_process("estimators.test_multimodal_settings:_saved_cases", saved, 10, tmp_path)
     for name, values in expected.items():
         for key, value in values.items():
             np.testing.assert_allclose(loaded[name][key], value, rtol=1e-6, atol=1e-9, err_msg=f"{name} {key}")
