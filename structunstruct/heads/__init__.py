@@ -8,7 +8,9 @@
   behind :class:`~structunstruct.DeepPAMM`;
 - :mod:`~structunstruct.heads.distributional`: distributional regression (families,
   Newton fitter, structured parts, deep loss) behind
-  :class:`~structunstruct.SemiStructuredRegressor`.
+  :class:`~structunstruct.SemiStructuredRegressor`;
+- :mod:`~structunstruct.heads.discrete`: the discrete-time logistic-hazard model (cut
+  points, person-period Bernoulli GLM, torch module) behind :class:`~structunstruct.MultiSurv`.
 
 Each package's ``head.py`` holds the head the estimators' one fit template calls
 (:class:`~structunstruct.estimators.base.Head`): check the target, fit the classical
