@@ -166,7 +166,29 @@ def cross_reconstruction_loss(autoencoders: Mapping[str, ModalityAutoencoder],
     )
 
 
-class ConcatAE(nn.Module):
+class _Autoencoders(nn.Module):
+    """Per-modality autoencoders (``self.autoencoders``) and their codes; ConcatAE and CrossAE."""
+
+    autoencoders: nn.ModuleDict
+
+    def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The code of each modality, (n, code_dim), by name.
+
+        Parameters
+        ----------
+        inputs : mapping of str to Tensor
+            The input of each modality, (n, ...), by modality name.
+
+        Returns
+        -------
+        dict of str to Tensor
+            The code of each modality, shape (n, code_dim).
+        """
+        _check_inputs(self.autoencoders, inputs)
+        return {m: ae(inputs[m]) for m, ae in self.autoencoders.items()}
+
+
+class ConcatAE(_Autoencoders):
     """ConcatAE (Tong et al. 2020): own-modality autoencoders, codes concatenated.
 
     Parameters
@@ -186,22 +208,6 @@ class ConcatAE(nn.Module):
             raise ValueError("ConcatAE needs at least one autoencoder")
         self.autoencoders = nn.ModuleDict(dict(autoencoders))
         self.out_dim = sum(ae.out_dim for ae in self.autoencoders.values())
-
-    def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """The code of each modality, (n, code_dim), by name.
-
-        Parameters
-        ----------
-        inputs : mapping of str to Tensor
-            The input of each modality, (n, ...), by modality name.
-
-        Returns
-        -------
-        dict of str to Tensor
-            The code of each modality, shape (n, code_dim).
-        """
-        _check_inputs(self.autoencoders, inputs)
-        return {m: ae(inputs[m]) for m, ae in self.autoencoders.items()}
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         """Concatenated codes, shape (n, out_dim).
@@ -234,7 +240,7 @@ class ConcatAE(nn.Module):
         return reconstruction_loss(self.autoencoders, inputs, self.codes(inputs))
 
 
-class CrossAE(nn.Module):
+class CrossAE(_Autoencoders):
     """CrossAE (Tong et al. 2020): each modality's code reconstructs the other modalities.
 
     Parameters
@@ -269,22 +275,6 @@ class CrossAE(nn.Module):
         self.combine = combine
         width = next(iter(widths.values()))
         self.out_dim = width if combine == "mean" else width * len(widths)
-
-    def codes(self, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """The code of each modality, (n, code_dim), by name.
-
-        Parameters
-        ----------
-        inputs : mapping of str to Tensor
-            The input of each modality, (n, ...), by modality name.
-
-        Returns
-        -------
-        dict of str to Tensor
-            The code of each modality, shape (n, code_dim).
-        """
-        _check_inputs(self.autoencoders, inputs)
-        return {m: ae(inputs[m]) for m, ae in self.autoencoders.items()}
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
         """The representation, shape (n, out_dim).
